@@ -1,0 +1,39 @@
+// swift-tools-version:6.1
+// Sluice: a connection-pooling proxy for serverless PostgreSQL.
+import PackageDescription
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibpq", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .target(name: "CSluiceShim"),
+        .target(name: "PostgresWire", dependencies: ["COpenSSL"]),
+        .target(name: "SluiceIO", dependencies: ["COpenSSL", "CSluiceShim"]),
+        .target(name: "SluiceCore", dependencies: [
+            "PostgresWire", "SluiceIO",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        .target(name: "SluiceAdmin", dependencies: ["SluiceCore"]),
+        .executableTarget(name: "sluice", dependencies: [
+            "SluiceCore", "SluiceAdmin", "SluiceIO", "PostgresWire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "PostgresWireTests", dependencies: ["PostgresWire"]),
+        .testTarget(name: "SluiceIOTests", dependencies: ["SluiceIO"]),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "PostgresWire"]),
+    ]
+)

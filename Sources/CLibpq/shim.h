@@ -1,0 +1,2 @@
+// CLibpq: libpq for the load generator and tests.
+#include <libpq-fe.h>

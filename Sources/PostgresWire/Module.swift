@@ -1,0 +1,1 @@
+// PostgresWire: placeholder until its first file lands.

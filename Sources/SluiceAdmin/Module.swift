@@ -1,0 +1,1 @@
+// SluiceAdmin: placeholder until its first file lands.

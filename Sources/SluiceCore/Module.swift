@@ -1,0 +1,1 @@
+// SluiceCore: placeholder until its first file lands.

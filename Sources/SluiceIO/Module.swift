@@ -1,0 +1,1 @@
+// SluiceIO: placeholder until its first file lands.

@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderPostgresWireTests: XCTestCase { func testNothing() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderSluiceCoreTests: XCTestCase { func testNothing() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderSluiceIOTests: XCTestCase { func testNothing() {} }
