@@ -21,19 +21,22 @@ let package = Package(
         .target(name: "CSluiceShim"),
         .target(name: "PostgresWire", dependencies: ["COpenSSL"]),
         .target(name: "SluiceIO", dependencies: ["COpenSSL", "CSluiceShim"]),
-        .target(name: "SluiceCore", dependencies: [
-            "PostgresWire", "SluiceIO",
-            .product(name: "Logging", package: "swift-log"),
+        .target(name: "SluiceConfig", dependencies: [
             .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        .target(name: "SluiceCore", dependencies: [
+            "PostgresWire", "SluiceIO", "SluiceConfig",
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SluiceAdmin", dependencies: ["SluiceCore"]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceCore", "SluiceAdmin", "SluiceIO", "PostgresWire",
+            "SluiceCore", "SluiceAdmin", "SluiceIO", "PostgresWire", "SluiceConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PostgresWireTests", dependencies: ["PostgresWire"]),
         .testTarget(name: "SluiceIOTests", dependencies: ["SluiceIO"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "PostgresWire"]),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
     ]
 )

@@ -1,0 +1,1 @@
+// SluiceConfig: placeholder until its first file lands.
