@@ -38,5 +38,8 @@ let package = Package(
         .testTarget(name: "SluiceIOTests", dependencies: ["SluiceIO"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "PostgresWire"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
-    ]
+    ],
+    // Loop-confined objects (DESIGN.md: one event loop owns its objects) are not Sendable by
+    // construction; Swift 5 mode keeps concurrency checking to warnings for them.
+    swiftLanguageModes: [.v5]
 )

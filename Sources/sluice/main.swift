@@ -1,1 +1,103 @@
-print("sluice")
+// sluice: command line, config loading, signals and wiring.
+import ArgumentParser
+import CSluiceShim
+import Dispatch
+import Foundation
+import Logging
+import SluiceConfig
+import SluiceCore
+
+struct Sluice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "A connection-pooling proxy for serverless PostgreSQL.",
+        subcommands: [Run.self, CheckConfig.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Loads the config from `--config`, `SLUICE_CONFIG`, or the environment alone.
+func loadConfig(path: String?) throws(ConfigErrors) -> SluiceConfig {
+    let environment = ProcessInfo.processInfo.environment
+    if let path = path ?? environment["SLUICE_CONFIG"], !path.isEmpty {
+        return try ConfigLoader.load(path: path, environment: environment)
+    }
+    return try ConfigLoader.fromEnvironment(environment)
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the pooler (the default).")
+
+    @Option(name: .shortAndLong, help: "Path of the TOML config file (or SLUICE_CONFIG).")
+    var config: String?
+
+    func run() throws {
+        let loaded: SluiceConfig
+        do { loaded = try loadConfig(path: config) } catch {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            throw ExitCode(1)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .trace
+            return handler
+        }
+        var logger = Logger(label: "sluice")
+        logger.logLevel = .info
+        let limit = sluice_raise_nofile_limit()
+        let runtime = try ProxyRuntime(config: loaded, logger: logger)
+        logger.notice("open files limit", metadata: ["nofile": "\(limit)", "client_capacity": "\(max(0, (limit - 64) / 2))"])
+        if loaded.workers > 1 {
+            logger.warning("workers > 1 is not implemented yet; running one event loop", metadata: ["workers": "\(loaded.workers)"])
+        }
+        var startError: Error?
+        runtime.loop.queue.sync {
+            do { try runtime.start() } catch { startError = error }
+        }
+        if let startError {
+            logger.critical("could not start", metadata: ["error": "\(startError)"])
+            throw ExitCode(1)
+        }
+        let configPath = config ?? ProcessInfo.processInfo.environment["SLUICE_CONFIG"]
+        signal(SIGPIPE, SIG_IGN)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGHUP, SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: runtime.loop.queue)
+            source.setEventHandler {
+                if sig == SIGHUP {
+                    do {
+                        let fresh = try loadConfig(path: configPath)
+                        runtime.reload(fresh)
+                    } catch {
+                        runtime.logger.error("reload refused; keeping the running configuration",
+                                             metadata: ["errors": "\(error)"])
+                    }
+                } else {
+                    runtime.shutdown { Foundation.exit(0) }
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        withExtendedLifetime(sources) { dispatchMain() }
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a config file and exit.")
+
+    @Option(name: .shortAndLong, help: "Path of the TOML config file (or SLUICE_CONFIG).")
+    var config: String?
+
+    func run() throws {
+        do {
+            let loaded = try loadConfig(path: config)
+            print("\(loaded.sourcePath ?? "environment"): OK (\(loaded.databases.count) database(s))")
+        } catch {
+            print(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
+
+Sluice.main()

@@ -1,0 +1,13 @@
+// CopyBothResponse ('W'): the server starts a bidirectional copy (streaming replication).
+
+public struct CopyBothResponse: CopyResponse {
+    public static let typeCode = UInt8(ascii: "W")
+    /// 0 text, 1 binary.
+    public var format: Int8
+    public var columnFormats: [Int16]
+
+    public init(format: Int8, columnFormats: [Int16]) {
+        self.format = format
+        self.columnFormats = columnFormats
+    }
+}

@@ -1,0 +1,13 @@
+// CopyInResponse ('G'): the server is ready to receive COPY FROM STDIN data.
+
+public struct CopyInResponse: CopyResponse {
+    public static let typeCode = UInt8(ascii: "G")
+    /// 0 text, 1 binary.
+    public var format: Int8
+    public var columnFormats: [Int16]
+
+    public init(format: Int8, columnFormats: [Int16]) {
+        self.format = format
+        self.columnFormats = columnFormats
+    }
+}

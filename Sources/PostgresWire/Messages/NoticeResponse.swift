@@ -1,0 +1,10 @@
+// NoticeResponse ('N'): a warning or notice; the session goes on.
+
+public struct NoticeResponse: ErrorFieldsMessage {
+    public static let typeCode = UInt8(ascii: "N")
+    public var fields: ErrorFields
+
+    public init(fields: ErrorFields) {
+        self.fields = fields
+    }
+}

@@ -1,0 +1,57 @@
+// ConfigBuilder+Validate: the checks that span keys (required keys, names, min vs. pool size).
+
+extension ConfigBuilder {
+    /// Runs once both layers are applied. `mainFile` is where whole-config errors are reported:
+    /// the config file, or "environment" when there is none.
+    mutating func validate(mainFile: String) {
+        if config.databases.isEmpty {
+            fail(Origin(file: mainFile, key: "databases"), "at least one database is required")
+        }
+        if config.minPoolSize > config.defaultPoolSize {
+            fail(origins["sluice.min_pool_size"] ?? Origin(file: mainFile, key: "sluice.min_pool_size"),
+                 "must not exceed default_pool_size (\(config.defaultPoolSize)), got \(config.minPoolSize)")
+        }
+        for name in config.databases.keys.sorted() {
+            validateDatabase(name)
+        }
+        for name in config.users.keys.sorted() {
+            validateUser(name)
+        }
+    }
+
+    private mutating func validateDatabase(_ name: String) {
+        guard let database = config.databases[name], let origin = databaseOrigins[name] else { return }
+        if let reason = DatabaseConfig.problem(withName: name) { fail(origin, reason) }
+        for key in DatabaseConfig.keys where key.isRequired && !givenKeys.contains("databases.\(name).\(key.name)") {
+            fail(missingKeyOrigin(section: "databases", name: name, key: key.name, key.environmentName, origin), "required")
+        }
+        if let minimum = database.minPoolSize, minimum > config.poolSize(for: database),
+           let minimumOrigin = origins["databases.\(name).min_pool_size"] {
+            let source = database.poolSize == nil ? "default_pool_size" : "pool_size"
+            fail(minimumOrigin, "must not exceed \(source) (\(config.poolSize(for: database))), got \(minimum)")
+        }
+    }
+
+    private mutating func validateUser(_ name: String) {
+        guard let user = config.users[name], let origin = userOrigins[name] else { return }
+        if let reason = UserConfig.problem(withName: name) { fail(origin, reason) }
+        for key in UserConfig.keys where key.isRequired && !givenKeys.contains("users.\(name).\(key.name)") {
+            fail(missingKeyOrigin(section: "users", name: name, key: key.name, key.environmentName, origin), "required")
+        }
+        if config.clientAuth == .scramSHA256, user.passwordKind == .md5Hash,
+           let passwordOrigin = origins["users.\(name).password"] {
+            fail(passwordOrigin, "an md5 hash cannot be used with client_auth = scram-sha-256; "
+                + "give the plaintext password or a SCRAM-SHA-256 verifier")
+        }
+    }
+
+    /// Where to report a missing key: the file's dotted key, or the variable that would set it
+    /// when the table was created by the environment.
+    private func missingKeyOrigin(section: String, name: String, key: String, _ environmentKey: String,
+                                  _ tableOrigin: Origin) -> Origin {
+        if tableOrigin.file == Self.environmentFile {
+            return Origin(file: tableOrigin.file, key: "SLUICE_\(section.uppercased())__\(name)__\(environmentKey)")
+        }
+        return Origin(file: tableOrigin.file, key: "\(section).\(name).\(key)")
+    }
+}

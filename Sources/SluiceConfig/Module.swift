@@ -1,1 +1,0 @@
-// SluiceConfig: placeholder until its first file lands.

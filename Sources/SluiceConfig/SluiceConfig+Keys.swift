@@ -1,0 +1,30 @@
+// SluiceConfig+Keys: the one table of `[sluice]` keys (names, types, defaults, ranges).
+
+extension SluiceConfig {
+    /// Every `[sluice]` key. The file reader, the `SLUICE_<KEY>` environment overrides, the
+    /// unknown-key check and `init()`'s defaults all read this table: a new key is one line here
+    /// (plus its property).
+    static let keys: [ConfigKey<SluiceConfig>] = [
+        .init("listen", \.listen, default: [ListenAddress(host: "127.0.0.1", port: 6432)], .listenAddresses),
+        .init("pool_mode", \.poolMode, default: .transaction, .choice),
+        .init("max_client_conn", \.maxClientConn, default: 5000, .integer(atLeast: 1)),
+        .init("default_pool_size", \.defaultPoolSize, default: 20, .integer(1...10_000)),
+        .init("min_pool_size", \.minPoolSize, default: 0, .integer(0...10_000)),
+        .init("server_reset_query", \.serverResetQuery, default: "DISCARD ALL", .text),
+        .init("client_auth", \.clientAuth, default: .scramSHA256, .choice),
+        .init("max_packet_size", \.maxPacketSize, default: 64 << 20, .integer(1024...(1 << 30))),
+        .init("client_login_timeout", \.clientLoginTimeout, default: 60, .seconds(0...86_400)),
+        .init("query_wait_timeout", \.queryWaitTimeout, default: 120, .seconds(0...86_400)),
+        .init("server_connect_timeout", \.serverConnectTimeout, default: 15, .seconds(0.1...3_600)),
+        .init("server_login_retry", \.serverLoginRetry, default: 15, .seconds(0.1...3_600)),
+        .init("server_lifetime", \.serverLifetime, default: 3_600, .seconds(0...2_592_000)),
+        .init("server_idle_timeout", \.serverIdleTimeout, default: 60, .seconds(0...2_592_000)),
+        .init("shutdown_timeout", \.shutdownTimeout, default: 30, .seconds(0...86_400)),
+        .init("workers", \.workers, default: 1, .integer(1...64)),
+        .init("log_level", \.logLevel, default: .info, .choice),
+        .init("admin_listen", \.adminListen, .listenAddress),
+    ]
+
+    /// `SLUICE_*` variables that are not keys but are read elsewhere (so not "unknown").
+    static let reservedEnvironmentNames: Set<String> = ["SLUICE_CONFIG", "SLUICE_LOG_FORMAT"]
+}

@@ -1,0 +1,95 @@
+// SluiceConfig: the whole validated configuration of one Sluice process.
+
+/// Everything a running Sluice needs to know, as read from the TOML file and `SLUICE_*` variables.
+///
+/// `init()` gives every `[sluice]` key its default from `SluiceConfig.keys`; the loader then
+/// lays the file and the environment over it.
+public struct SluiceConfig: Sendable, Equatable {
+    /// `listen`: addresses client connections are accepted on.
+    public var listen: [ListenAddress]
+    /// `pool_mode`: when a server goes back to the pool (per transaction or per session).
+    public var poolMode: PoolMode
+    /// `max_client_conn`: client connections accepted at once, over all databases.
+    public var maxClientConn: Int
+    /// `default_pool_size`: server connections per (database, user) pool unless the database says otherwise.
+    public var defaultPoolSize: Int
+    /// `min_pool_size`: server connections kept open per pool even when idle.
+    public var minPoolSize: Int
+    /// `server_reset_query`: sent before a server is reused in session mode; "" sends nothing.
+    public var serverResetQuery: String
+    /// `client_auth`: how clients prove who they are.
+    public var clientAuth: ClientAuthMethod
+    /// `max_packet_size`: largest protocol message accepted from either side, in bytes.
+    public var maxPacketSize: Int
+    /// `client_login_timeout`: seconds a client has to finish TLS and authentication; 0 means no limit.
+    public var clientLoginTimeout: Double
+    /// `query_wait_timeout`: seconds a client may wait for a server; 0 means no limit.
+    public var queryWaitTimeout: Double
+    /// `server_connect_timeout`: seconds to connect and log in to the upstream.
+    public var serverConnectTimeout: Double
+    /// `server_login_retry`: longest pause, in seconds, between failed upstream logins (backoff cap).
+    public var serverLoginRetry: Double
+    /// `server_lifetime`: seconds after which an idle server is closed and replaced; 0 means never.
+    public var serverLifetime: Double
+    /// `server_idle_timeout`: seconds a server may sit unused before it is closed; 0 means never.
+    public var serverIdleTimeout: Double
+    /// `shutdown_timeout`: seconds a graceful shutdown waits for clients to finish.
+    public var shutdownTimeout: Double
+    /// `workers`: event loops (threads) relaying traffic.
+    public var workers: Int
+    /// `log_level`: least severe message that is logged.
+    public var logLevel: LogLevel
+    /// `admin_listen`: address of the HTTP endpoints (`/metrics`, `/health`, `/ready`); nil turns them off.
+    public var adminListen: ListenAddress?
+    /// `[databases.NAME]`: the databases clients may connect to, by the name they use.
+    public var databases: [String: DatabaseConfig]
+    /// `[users.NAME]`: users that log in to Sluice with their own password.
+    public var users: [String: UserConfig]
+    /// The file the configuration was loaded from; nil when it came from the environment only.
+    public var sourcePath: String?
+
+    /// A configuration holding every key's default, no databases and no users.
+    public init() {
+        // Placeholders only: every key's real default comes from `SluiceConfig.keys` below.
+        listen = []
+        poolMode = .transaction
+        maxClientConn = 0
+        defaultPoolSize = 0
+        minPoolSize = 0
+        serverResetQuery = ""
+        clientAuth = .scramSHA256
+        maxPacketSize = 0
+        clientLoginTimeout = 0
+        queryWaitTimeout = 0
+        serverConnectTimeout = 0
+        serverLoginRetry = 0
+        serverLifetime = 0
+        serverIdleTimeout = 0
+        shutdownTimeout = 0
+        workers = 0
+        logLevel = .info
+        adminListen = nil
+        databases = [:]
+        users = [:]
+        sourcePath = nil
+        for key in Self.keys { key.reset(&self) }
+    }
+}
+
+extension SluiceConfig {
+    /// Server connections allowed per pool of `db`: its own `pool_size`, else `default_pool_size`.
+    public func poolSize(for db: DatabaseConfig) -> Int {
+        db.poolSize ?? defaultPoolSize
+    }
+
+    /// Server connections kept open per pool of `db`: its own `min_pool_size`, else the global one,
+    /// never more than its pool size.
+    public func minPoolSize(for db: DatabaseConfig) -> Int {
+        min(db.minPoolSize ?? minPoolSize, poolSize(for: db))
+    }
+
+    /// How servers of `db` are lent out: its own `pool_mode`, else the global one.
+    public func poolMode(for db: DatabaseConfig) -> PoolMode {
+        db.poolMode ?? poolMode
+    }
+}

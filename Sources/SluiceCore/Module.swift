@@ -1,1 +1,0 @@
-// SluiceCore: placeholder until its first file lands.

@@ -1,0 +1,265 @@
+// Pool: one database's upstream connections, its FIFO queue of waiting clients, and recycling.
+import Logging
+import PostgresWire
+import SluiceIO
+
+/// The server connections of one database and the clients waiting for one.
+/// Loop-confined. Every server state change goes through `move(_:to:)`, which keeps the counters.
+public final class Pool {
+    public private(set) var settings: PoolSettings
+    unowned let runtime: ProxyRuntime
+    var logger: Logger { runtime.logger }
+
+    /// Idle servers, most recently used last (handed out LIFO so the rest can time out).
+    private(set) var idle: [ServerConnection] = []
+    /// Every server of this pool by id, whatever its state.
+    private(set) var servers: [ObjectIdentifier: ServerConnection] = [:]
+    /// Clients that need a server, first come first served.
+    private var waiting = FIFOQueue<ClientConnection>()
+    /// Clients that finished authentication before any server told us its parameters.
+    private var parameterWaiters: [ClientConnection] = []
+    /// ParameterStatus values of the first server that logged in (what clients are told at login).
+    public private(set) var serverParameters: [(name: String, value: String)]?
+    public private(set) var lastConnectFailure: ServerLoginFailure?
+    private var consecutiveFailures = 0
+    private var retryTimer: Timer?
+    private var janitorTimer: Timer?
+    public private(set) var stats = PoolStats()
+    /// Set when the database was removed from the config: no new clients, servers close when released.
+    public private(set) var retired = false
+
+    init(settings: PoolSettings, runtime: ProxyRuntime) {
+        self.settings = settings
+        self.runtime = runtime
+        scheduleJanitor()
+    }
+
+    // MARK: counts
+
+    public var serverCount: Int { servers.count }
+    public var idleCount: Int { idle.count }
+    public var waitingCount: Int { waiting.count }
+    public var connectingCount: Int { servers.values.filter { $0.isLoggingIn }.count }
+    public var activeCount: Int { servers.values.filter { $0.isLinked }.count }
+    public var oldestWaitStart: UInt64? { waiting.first?.waitStartedAt }
+
+    func update(settings: PoolSettings) {
+        self.settings = settings
+        retired = false
+        serveWaiters()
+    }
+
+    func retire() {
+        retired = true
+        for server in idle { server.close(reason: "database_removed") }
+    }
+
+    // MARK: clients
+
+    /// A logged-in client needs the pool's parameters before it can be told ReadyForQuery.
+    func requestParameters(for client: ClientConnection) {
+        if serverParameters != nil { client.parametersAvailable(); return }
+        parameterWaiters.append(client)
+        client.startWaitTimer(seconds: settings.queryWaitTimeout)
+        openServersIfNeeded()
+    }
+
+    /// A client has a message to send and no server: give it one now or queue it.
+    func acquire(for client: ClientConnection) {
+        stats.checkoutRequests += 1
+        if waiting.isEmpty, let server = popIdle() {
+            link(server, to: client, waitedMicroseconds: 0)
+            return
+        }
+        client.waitStartedAt = runtime.loop.now
+        waiting.append(client)
+        client.startWaitTimer(seconds: settings.queryWaitTimeout)
+        openServersIfNeeded()
+    }
+
+    /// The client is gone or timed out; forget it if it was waiting.
+    func cancelWait(for client: ClientConnection) {
+        waiting.remove { $0 === client }
+        parameterWaiters.removeAll { $0 === client }
+    }
+
+    private func popIdle() -> ServerConnection? {
+        while let server = idle.popLast() {
+            if server.isUsable { return server }
+            server.close(reason: "unusable")
+        }
+        return nil
+    }
+
+    private func link(_ server: ServerConnection, to client: ClientConnection, waitedMicroseconds: UInt64) {
+        stats.waitMicroseconds += waitedMicroseconds
+        stats.checkouts += 1
+        client.serverAssigned(server)
+        server.link(to: client)
+    }
+
+    // MARK: servers
+
+    /// A server finished its transaction (or its client left, and it is clean): reuse or close it.
+    func release(_ server: ServerConnection) {
+        if retired || server.pastLifetime(now: runtime.loop.now) {
+            server.close(reason: retired ? "database_removed" : "lifetime")
+            serveWaiters()
+            return
+        }
+        server.becameIdle(now: runtime.loop.now)
+        idle.append(server)
+        serveWaiters()
+    }
+
+    /// Hands idle servers to waiting clients in arrival order.
+    private func serveWaiters() {
+        while !waiting.isEmpty, let server = popIdle() {
+            let client = waiting.removeFirst()!
+            let waited = (runtime.loop.now - client.waitStartedAt) * 1000
+            link(server, to: client, waitedMicroseconds: waited)
+        }
+        openServersIfNeeded()
+    }
+
+    /// Opens servers while clients wait and the pool has room, unless backing off after failures.
+    private func openServersIfNeeded() {
+        guard retryTimer == nil, !retired else { return }
+        let demand = waiting.count + (serverParameters == nil && !parameterWaiters.isEmpty ? 1 : 0)
+        let connecting = connectingCount
+        var wanted = min(demand - connecting, settings.poolSize - servers.count)
+        if servers.count + connecting == 0 && demand > 0 { wanted = max(wanted, 1) }
+        var opened = 0
+        while opened < wanted && servers.count < settings.poolSize {
+            openServer()
+            opened += 1
+        }
+    }
+
+    private func openServer() {
+        let server = ServerConnection(pool: self, runtime: runtime)
+        servers[ObjectIdentifier(server)] = server
+        stats.serversOpened += 1
+        server.connect()
+    }
+
+    /// Login finished: remember parameters, let waiting logins finish, then serve the queue.
+    func serverReady(_ server: ServerConnection, parameters: [(name: String, value: String)]) {
+        consecutiveFailures = 0
+        lastConnectFailure = nil
+        if serverParameters == nil {
+            serverParameters = parameters
+            let waiters = parameterWaiters
+            parameterWaiters.removeAll()
+            for client in waiters { client.parametersAvailable() }
+        }
+        release(server)
+    }
+
+    /// A login attempt failed: retry with backoff, or fail the waiting clients when it cannot help.
+    func serverLoginFailed(_ server: ServerConnection, failure: ServerLoginFailure) {
+        lastConnectFailure = failure
+        consecutiveFailures += 1
+        stats.connectFailures += 1
+        forget(server)
+        logger.warning("server login failed", metadata: [
+            "database": "\(settings.database)", "host": "\(settings.url.host):\(settings.url.port)",
+            "error": "\(failure)", "retry": "\(failure.retryable)"])
+        if !failure.retryable {
+            failAllWaiting(ErrorResponse(severity: .fatal, code: SQLState.connectionFailure,
+                                         message: "server login to database \"\(settings.database)\" failed: \(failure.message)",
+                                         detail: "upstream SQLSTATE \(failure.code)"))
+            return
+        }
+        guard !waiting.isEmpty || !parameterWaiters.isEmpty else { return }
+        let base = min(0.25 * Double(1 << min(consecutiveFailures - 1, 10)), max(settings.serverLoginRetry, 0.05))
+        let delay = base * Double.random(in: 0.75...1.25)
+        retryTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: UInt64(delay * 1000)) {
+            [weak self] in
+            self?.retryTimer = nil
+            self?.openServersIfNeeded()
+        }
+    }
+
+    private func failAllWaiting(_ error: ErrorResponse) {
+        let clients = waiting.drain() + parameterWaiters
+        parameterWaiters.removeAll()
+        for client in clients { client.closeWithError(error, reason: "server_login_failed") }
+    }
+
+    /// The error a client gets when its wait for a server runs out.
+    func waitTimeoutError() -> ErrorResponse {
+        stats.queueTimeouts += 1
+        if let failure = lastConnectFailure {
+            return ErrorResponse(severity: .fatal, code: SQLState.connectionFailure,
+                                 message: "could not connect to the server of database \"\(settings.database)\" within query_wait_timeout (\(formatSeconds(settings.queryWaitTimeout))): \(failure.message)")
+        }
+        return ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                             message: "query_wait_timeout: no server connection of database \"\(settings.database)\" became free within \(formatSeconds(settings.queryWaitTimeout)) (pool_size=\(settings.poolSize))")
+    }
+
+    /// A server closed (any reason): drop it and open another if clients wait.
+    func serverClosed(_ server: ServerConnection) {
+        forget(server)
+        stats.serversClosed += 1
+        openServersIfNeeded()
+    }
+
+    private func forget(_ server: ServerConnection) {
+        servers[ObjectIdentifier(server)] = nil
+        idle.removeAll { $0 === server }
+    }
+
+    func countQuery() { stats.queries += 1 }
+    func countTransaction() { stats.transactions += 1 }
+
+    // MARK: janitor
+
+    private func scheduleJanitor() {
+        janitorTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: 1000) { [weak self] in
+            self?.janitor()
+            self?.scheduleJanitor()
+        }
+    }
+
+    /// Once a second: close servers idle too long or past their lifetime, keeping `min_pool_size`.
+    func janitor() {
+        let now = runtime.loop.now
+        var keep = settings.minPoolSize
+        for server in idle.reversed() {
+            if server.pastLifetime(now: now) {
+                server.close(reason: "lifetime")
+            } else if keep > 0 {
+                keep -= 1
+            } else if Double(now - server.idleSince) >= settings.serverIdleTimeout * 1000 {
+                server.close(reason: "idle_timeout")
+            }
+        }
+        if !retired && servers.count < settings.minPoolSize && lastConnectFailure == nil && retryTimer == nil {
+            openServer()
+        }
+    }
+
+    func shutdown() {
+        janitorTimer?.cancel()
+        retryTimer?.cancel()
+        for server in Array(servers.values) { server.close(reason: "shutdown") }
+    }
+}
+
+/// Counters of one pool, read by logs, the admin console and metrics.
+public struct PoolStats: Sendable {
+    public var checkoutRequests: UInt64 = 0
+    public var checkouts: UInt64 = 0
+    public var waitMicroseconds: UInt64 = 0
+    public var transactions: UInt64 = 0
+    public var queries: UInt64 = 0
+    public var serversOpened: UInt64 = 0
+    public var serversClosed: UInt64 = 0
+    public var connectFailures: UInt64 = 0
+    public var queueTimeouts: UInt64 = 0
+}
+
+func formatSeconds(_ s: Double) -> String {
+    s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
+}

@@ -1,0 +1,383 @@
+// ClientConnection: one application connection: startup, authentication, queueing, relay to a server.
+import Logging
+import PostgresWire
+import SluiceIO
+
+/// A connection from an application to Sluice. Loop-confined.
+public final class ClientConnection: IOHandler {
+    enum Phase: String {
+        case startup, login
+        /// Authenticated; waiting for the pool to learn the server's parameters.
+        case awaitingParameters = "waiting_login"
+        case idle
+        /// Has a message to send and waits in the pool's queue.
+        case waiting
+        case linked = "active"
+        case closed
+    }
+
+    unowned let runtime: ProxyRuntime
+    let socket: TCPSocket
+    public let peer: SocketAddress
+    public let id: UInt64
+    let input = ByteBuffer(capacity: 1024)
+    private(set) var phase: Phase = .startup
+    private var login: ClientLoginMachine
+    private(set) var pool: Pool?
+    private(set) var server: ServerConnection?
+    /// The settings this client expects on whichever server it uses.
+    var wanted = SessionParameters()
+    public private(set) var user = ""
+    public private(set) var database = ""
+    public private(set) var applicationName = ""
+    public private(set) var processID: Int32 = 0
+    public private(set) var secretKey: UInt32 = 0
+    public let connectedAt: UInt64
+    var waitStartedAt: UInt64 = 0
+    private var loginTimer: Timer?
+    private var waitTimer: Timer?
+    /// Extended-protocol messages sent since the last Sync: the server must stay.
+    private var unsynced = false
+    /// Bytes of a client message still to forward unparsed.
+    private var passthrough = 0
+    private var readInterest = true
+    private var writeInterest = false
+
+    init(fd: Int32, peer: SocketAddress, runtime: ProxyRuntime) {
+        self.runtime = runtime
+        self.socket = TCPSocket(fd: fd)
+        self.peer = peer
+        self.id = runtime.nextID()
+        self.connectedAt = runtime.loop.now
+        self.login = ClientLoginMachine(method: runtime.clientAuthentication, randomBytes: secureRandomBytes)
+    }
+
+    var phaseName: String { phase.rawValue }
+
+    /// Registers with the loop and starts the login clock.
+    func start() throws {
+        try runtime.loop.register(socket.fd, handler: self, read: true, write: false)
+        let timeout = runtime.config.clientLoginTimeout
+        if timeout > 0 {
+            loginTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: UInt64(timeout * 1000)) {
+                [weak self] in
+                self?.closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                                                   message: "client_login_timeout: login not completed within \(formatSeconds(timeout))"),
+                                     reason: "login_timeout")
+            }
+        }
+    }
+
+    // MARK: I/O
+
+    public func ioReady(readable: Bool, writable: Bool, hangup: Bool) {
+        if phase == .closed { return }
+        if writable {
+            guard socket.flushPending() else { close(reason: "write_error"); return }
+            if !socket.hasPendingWrites { updateInterest(); server?.clientDrained() }
+        }
+        if readable && phase != .closed { readAvailable() }
+    }
+
+    private func readAvailable() {
+        switch socket.read(into: input, chunk: phase == .linked ? 16384 : 1024) {
+        case .wouldBlock: return
+        case .endOfFile: close(reason: "client_close"); return
+        case .failed: close(reason: "client_error"); return
+        case .bytes: break
+        }
+        process()
+    }
+
+    private func process() {
+        switch phase {
+        case .startup: processStartup()
+        case .login: processLogin()
+        case .idle: processIdle()
+        case .linked: relayToServer()
+        case .awaitingParameters, .waiting, .closed: break
+        }
+    }
+
+    func updateInterest() {
+        guard phase != .closed else { return }
+        let wantRead: Bool
+        switch phase {
+        case .awaitingParameters, .waiting: wantRead = false
+        case .linked: wantRead = !(server?.hasPendingWrites ?? true) && server?.isLinked == true
+        default: wantRead = true
+        }
+        let wantWrite = socket.hasPendingWrites
+        if wantRead != readInterest || wantWrite != writeInterest {
+            readInterest = wantRead
+            writeInterest = wantWrite
+            runtime.loop.setInterest(socket.fd, read: wantRead, write: wantWrite)
+        }
+    }
+
+    /// Writes to the client; false if the client is gone.
+    func sendToClient(_ pointer: UnsafeRawPointer, count: Int) -> Bool {
+        guard phase != .closed else { return false }
+        if !socket.write(pointer, count: count) { close(reason: "write_error"); return false }
+        if socket.hasPendingWrites { updateInterest(); server?.updateInterest() }
+        return true
+    }
+
+    private func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { sendToClient($0.baseAddress!, count: $0.count) }
+    }
+
+    /// The server's socket drained: read from the client again.
+    func serverDrained() { updateInterest() }
+
+    // MARK: startup and login
+
+    private func processStartup() {
+        while phase == .startup && input.readableBytes >= 4 {
+            let length = Int(input.int32(at: 0))
+            guard length >= 8, length <= 10_000 else {
+                closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                                             message: "invalid length of startup packet"), reason: "protocol_violation")
+                return
+            }
+            guard input.readableBytes >= length else { return }
+            let body = input.bytes(at: 4, count: length - 4)
+            input.consume(length)
+            let packet: StartupPacket
+            do { packet = try StartupPacket.decode(body: body[...]) } catch {
+                closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                                             message: "invalid startup packet layout: \(error)"), reason: "protocol_violation")
+                return
+            }
+            perform(login.startupPacketReceived(packet) { [runtime] database, user in
+                runtime.lookup(database: database, user: user)
+            })
+        }
+    }
+
+    private func processLogin() {
+        while phase == .login && input.readableBytes >= 5 {
+            let type = input.byte(at: 0)
+            let length = Int(input.int32(at: 1))
+            guard length >= 4, length <= 65536 else {
+                closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                                             message: "invalid message length \(length) during authentication"), reason: "protocol_violation")
+                return
+            }
+            guard input.readableBytes >= length + 1 else { return }
+            let body = input.bytes(at: 5, count: length - 4)
+            input.consume(length + 1)
+            if type == UInt8(ascii: "p") {
+                perform(login.passwordMessageReceived(body: body[...]))
+            } else if type == UInt8(ascii: "X") {
+                close(reason: "client_close")
+            } else {
+                perform(login.unexpectedMessageReceived(type: type))
+            }
+        }
+    }
+
+    private func perform(_ action: ClientLoginMachine.Action) {
+        switch action {
+        case .refuseEncryption:
+            send([UInt8(ascii: "N")])
+        case .forwardCancel(let pid, let key):
+            runtime.forwardCancel(processID: pid, secretKey: key)
+            close(reason: "cancel_request", quiet: true)
+        case .sendErrorAndClose(let error, let reason):
+            if reason == "auth_failed" { runtime.countAuthFailure() }
+            user = login.user
+            database = login.database
+            closeWithError(error, reason: reason)
+        case .send(let bytes):
+            phase = .login
+            send(bytes)
+        case .authenticated(let bytes):
+            send(bytes)
+            user = login.user
+            database = login.database
+            applicationName = login.applicationName
+            wanted = login.parameters
+            guard let pool = runtime.pool(named: database) else {
+                closeWithError(ErrorResponse(severity: .fatal, code: SQLState.invalidCatalogName,
+                                             message: "database \"\(database)\" does not exist in sluice config"),
+                               reason: "unknown_database")
+                return
+            }
+            self.pool = pool
+            (processID, secretKey) = runtime.registerCancelKey(for: self)
+            phase = .awaitingParameters
+            updateInterest()
+            pool.requestParameters(for: self)
+        }
+    }
+
+    /// The pool knows its server parameters: finish the login with ParameterStatus, BackendKeyData, ReadyForQuery.
+    func parametersAvailable() {
+        guard phase == .awaitingParameters, let pool, let serverParameters = pool.serverParameters else { return }
+        waitTimer?.cancel()
+        loginTimer?.cancel()
+        var writer = MessageWriter()
+        var told = Set<String>()
+        for (name, value) in serverParameters {
+            let key = name.lowercased()
+            told.insert(key)
+            writer.write(ParameterStatus(name: name, value: wanted[key] ?? value))
+        }
+        writer.write(BackendKeyData(processID: processID, secretKey: secretKey))
+        writer.write(ReadyForQuery(status: .idle))
+        phase = .idle
+        send(writer.bytes)
+        runtime.clientLoggedIn(self)
+        updateInterest()
+        if input.readableBytes > 0 { process() }
+    }
+
+    // MARK: pooling
+
+    func startWaitTimer(seconds: Double) {
+        waitTimer?.cancel()
+        if phase == .idle { phase = .waiting }
+        updateInterest()
+        guard seconds > 0 else { return }
+        waitTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: UInt64(seconds * 1000)) {
+            [weak self] in
+            guard let self, let pool = self.pool else { return }
+            pool.cancelWait(for: self)
+            self.closeWithError(pool.waitTimeoutError(), reason: "query_wait_timeout")
+        }
+    }
+
+    private func processIdle() {
+        guard input.readableBytes >= 5 else { return }
+        if input.byte(at: 0) == UInt8(ascii: "X") { close(reason: "client_close"); return }
+        guard let pool else { return }
+        phase = .waiting
+        updateInterest()
+        pool.acquire(for: self)
+    }
+
+    /// The pool chose a server for this client; it aligns parameters, then calls `serverReadyForRelay`.
+    func serverAssigned(_ server: ServerConnection) {
+        waitTimer?.cancel()
+        waitTimer = nil
+        self.server = server
+        phase = .linked
+    }
+
+    /// The server is ready: forward what the client has sent.
+    func serverReadyForRelay() {
+        guard phase == .linked else { return }
+        updateInterest()
+        relayToServer()
+    }
+
+    /// True when the server may go back to the pool at the next ReadyForQuery 'I'.
+    var canReleaseServer: Bool {
+        pool?.settings.mode == .transaction && !unsynced && passthrough == 0
+    }
+
+    /// The server saw ReadyForQuery 'I' with nothing outstanding (transaction mode): give it back.
+    func transactionFinished() {
+        guard let server, let pool else { return }
+        self.server = nil
+        phase = .idle
+        pool.countTransaction()
+        pool.release(server)
+        updateInterest()
+        if input.readableBytes > 0 { process() }
+    }
+
+    /// A ParameterStatus passed through: the client now wants that value wherever it goes.
+    func parameterReported(name: String, value: String) {
+        wanted[name] = value
+    }
+
+    // MARK: relay client → server
+
+    private func relayToServer() {
+        guard let server, server.isLinked else { return }
+        let available = input.readableBytes
+        var position = 0
+        var terminate = false
+        scan: while position < available {
+            if passthrough > 0 {
+                let take = min(passthrough, available - position)
+                position += take
+                passthrough -= take
+                continue
+            }
+            if available - position < 5 { break }
+            let type = input.byte(at: position)
+            let length = Int(input.int32(at: position + 1))
+            guard length >= 4, length <= runtime.config.maxPacketSize else {
+                if position > 0, server.send(input.readPointer, count: position) { input.consume(position) }
+                closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                                             message: length < 4 ? "invalid message length \(length)"
+                                                : "message of \(length) bytes exceeds max_packet_size (\(runtime.config.maxPacketSize))"),
+                               reason: "protocol_violation")
+                return
+            }
+            let total = length + 1
+            switch type {
+            case UInt8(ascii: "X"):
+                terminate = true
+                break scan
+            case UInt8(ascii: "Q"), UInt8(ascii: "S"):
+                server.pendingReadyForQuery += 1
+                unsynced = false
+            case UInt8(ascii: "P"), UInt8(ascii: "B"), UInt8(ascii: "D"), UInt8(ascii: "E"),
+                 UInt8(ascii: "C"), UInt8(ascii: "H"):
+                unsynced = true
+            default:
+                break
+            }
+            let take = min(total, available - position)
+            position += take
+            passthrough = total - take
+        }
+        if position > 0 {
+            guard server.send(input.readPointer, count: position) else { return }
+            input.consume(position)
+        }
+        if terminate { close(reason: "client_close"); return }
+        input.compact()
+        updateInterest()
+    }
+
+    // MARK: closing
+
+    /// The server died under this client.
+    func serverLost(reason: String) {
+        server = nil
+        closeWithError(ErrorResponse(severity: .fatal, code: SQLState.connectionFailure,
+                                     message: "server connection of database \"\(database)\" was lost (\(reason))"),
+                       reason: "server_lost")
+    }
+
+    /// Sends a FATAL error and closes.
+    func closeWithError(_ error: ErrorResponse, reason: String) {
+        guard phase != .closed else { return }
+        send(error.encoded)
+        close(reason: reason, error: error)
+    }
+
+    /// Closes the connection and gives back or cleans up whatever it held.
+    func close(reason: String, quiet: Bool = false, error: ErrorResponse? = nil) {
+        guard phase != .closed else { return }
+        let previous = phase
+        phase = .closed
+        loginTimer?.cancel()
+        waitTimer?.cancel()
+        if let server {
+            self.server = nil
+            server.clientLeft(clientMidMessage: passthrough > 0)
+        }
+        if previous == .waiting || previous == .awaitingParameters { pool?.cancelWait(for: self) }
+        _ = socket.flushPending()
+        runtime.loop.deregister(socket.fd)
+        socket.close()
+        runtime.clientClosed(self, reason: reason, wasLoggedIn: previous != .startup && previous != .login,
+                             quiet: quiet, error: error)
+    }
+}

@@ -1,0 +1,439 @@
+// ServerConnection: one upstream PostgreSQL connection: login, relay to its client, internal queries.
+import Logging
+import PostgresWire
+import SluiceIO
+
+/// A connection from Sluice to the upstream. Loop-confined; its pool owns it.
+public final class ServerConnection: IOHandler {
+    enum State {
+        case connecting
+        case loggingIn(ServerLoginMachine)
+        case idle
+        /// Relaying between the client and the server.
+        case linked
+        /// Running Sluice's own statements (parameter alignment, ROLLBACK, reset); replies are absorbed.
+        case internalQuery
+        case closed
+    }
+
+    unowned let pool: Pool
+    unowned let runtime: ProxyRuntime
+    private(set) var state: State = .connecting
+    private var connector: Connector?
+    private(set) var socket: TCPSocket?
+    let input = ByteBuffer(capacity: 4096)
+    private(set) var client: ClientConnection?
+    public private(set) var parameters = ServerParameterState()
+    public private(set) var backendKey: BackendKeyData?
+    public let id: UInt64
+    public let createdAt: UInt64
+    private let lifetimeMilliseconds: UInt64
+    public private(set) var idleSince: UInt64
+    public private(set) var linkedSince: UInt64 = 0
+    public private(set) var transactionStatus: TransactionStatus = .idle
+    /// ReadyForQuery messages still owed for Query/Sync messages forwarded.
+    var pendingReadyForQuery = 0
+    /// Bytes of a server message still to forward unparsed.
+    private var passthrough = 0
+    private var internalQueries: [String] = []
+    private var internalError: ErrorResponse?
+    private var internalCompletion: ((ErrorResponse?) -> Void)?
+    private var readInterest = true
+    private var writeInterest = false
+    private var connectStartedAt: UInt64 = 0
+
+    init(pool: Pool, runtime: ProxyRuntime) {
+        self.pool = pool
+        self.runtime = runtime
+        self.id = runtime.nextID()
+        self.createdAt = runtime.loop.now
+        self.idleSince = runtime.loop.now
+        let lifetime = pool.settings.serverLifetime * 1000
+        // Up to 10% jitter so connections opened together do not expire together.
+        self.lifetimeMilliseconds = lifetime > 0 ? UInt64(lifetime * Double.random(in: 0.9...1.0)) : UInt64.max
+    }
+
+    var isLoggingIn: Bool {
+        switch state { case .connecting, .loggingIn: return true; default: return false }
+    }
+    var isLinked: Bool {
+        switch state { case .linked, .internalQuery: return client != nil; default: return false }
+    }
+    var isUsable: Bool {
+        if case .idle = state, let socket, !socket.isClosed { return true }
+        return false
+    }
+    func pastLifetime(now: UInt64) -> Bool { now &- createdAt >= lifetimeMilliseconds }
+    var stateName: String {
+        switch state {
+        case .connecting, .loggingIn: return "login"
+        case .idle: return "idle"
+        case .linked: return "active"
+        case .internalQuery: return client == nil ? "used" : "active"
+        case .closed: return "closed"
+        }
+    }
+
+    // MARK: connect and login
+
+    func connect() {
+        let url = pool.settings.url
+        connectStartedAt = MonotonicClock.microseconds()
+        connector = Connector.connect(host: url.host, port: url.port, timeout: pool.settings.serverConnectTimeout,
+                                      loop: runtime.loop) { [weak self] result in
+            guard let self else { return }
+            self.connector = nil
+            switch result {
+            case .success(let fd): self.connected(fd: fd)
+            case .failure(let error):
+                self.state = .closed
+                self.pool.serverLoginFailed(self, failure: ServerLoginFailure(
+                    code: SQLState.connectionFailure, message: "\(error)", retryable: true))
+            }
+        }
+    }
+
+    private func connected(fd: Int32) {
+        let socket = TCPSocket(fd: fd)
+        self.socket = socket
+        do { try runtime.loop.register(fd, handler: self, read: true, write: false) } catch {
+            socket.close()
+            state = .closed
+            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
+                                                                     message: "\(error)", retryable: true))
+            return
+        }
+        if pool.settings.url.sslMode == .require || pool.settings.url.sslMode == .verifyCA
+            || pool.settings.url.sslMode == .verifyFull {
+            failLogin(ServerLoginFailure(code: SQLState.featureNotSupported,
+                                         message: "sslmode=\(pool.settings.url.sslMode.rawValue) needs TLS to the server, which this build does not speak yet",
+                                         retryable: false))
+            return
+        }
+        let url = pool.settings.url
+        state = .loggingIn(ServerLoginMachine(user: url.user, password: url.password))
+        send(ServerLoginMachine.startupPacket(user: url.user, database: url.database, options: url.options))
+    }
+
+    private func failLogin(_ failure: ServerLoginFailure) {
+        teardown()
+        pool.serverLoginFailed(self, failure: failure)
+    }
+
+    // MARK: I/O
+
+    public func ioReady(readable: Bool, writable: Bool, hangup: Bool) {
+        guard let socket, !socket.isClosed else { return }
+        if writable {
+            guard socket.flushPending() else { close(reason: "write_error"); return }
+            if !socket.hasPendingWrites { updateInterest(); client?.serverDrained() }
+        }
+        if readable { readAvailable() }
+    }
+
+    private func readAvailable() {
+        guard let socket else { return }
+        switch socket.read(into: input, chunk: 16384) {
+        case .wouldBlock: return
+        case .endOfFile: close(reason: "upstream_closed"); return
+        case .failed: close(reason: "upstream_error"); return
+        case .bytes: break
+        }
+        switch state {
+        case .loggingIn: processLogin()
+        case .idle: processUnsolicited()
+        case .linked: relayToClient()
+        case .internalQuery: processInternal()
+        case .connecting, .closed: input.clear()
+        }
+    }
+
+    func updateInterest() {
+        guard let socket, !socket.isClosed else { return }
+        var wantRead = true
+        if case .linked = state, let client, client.socket.hasPendingWrites { wantRead = false }
+        let wantWrite = socket.hasPendingWrites
+        if wantRead != readInterest || wantWrite != writeInterest {
+            readInterest = wantRead
+            writeInterest = wantWrite
+            runtime.loop.setInterest(socket.fd, read: wantRead, write: wantWrite)
+        }
+    }
+
+    /// Writes bytes to the server (buffering after EAGAIN).
+    func send(_ bytes: [UInt8]) {
+        guard let socket else { return }
+        if !socket.write(bytes) { close(reason: "write_error"); return }
+        if socket.hasPendingWrites { updateInterest() }
+    }
+
+    func send(_ pointer: UnsafeRawPointer, count: Int) -> Bool {
+        guard let socket else { return false }
+        if !socket.write(pointer, count: count) { close(reason: "write_error"); return false }
+        if socket.hasPendingWrites { updateInterest() }
+        return true
+    }
+
+    var hasPendingWrites: Bool { socket?.hasPendingWrites ?? false }
+
+    /// The client's socket drained: read from the server again.
+    func clientDrained() { updateInterest() }
+
+    // MARK: whole-message processing (login, idle, internal)
+
+    /// Calls `body` for each whole message in `input`; stops early when it returns false.
+    private func forEachMessage(_ body: (UInt8, ArraySlice<UInt8>) -> Bool) {
+        while input.readableBytes >= 5 {
+            let length = Int(input.int32(at: 1))
+            guard length >= 4, length <= runtime.config.maxPacketSize else {
+                close(reason: "protocol_violation")
+                return
+            }
+            guard input.readableBytes >= length + 1 else { return }
+            let type = input.byte(at: 0)
+            let bodyBytes = input.bytes(at: 5, count: length - 4)
+            input.consume(length + 1)
+            if !body(type, bodyBytes[...]) { return }
+        }
+    }
+
+    private func processLogin() {
+        forEachMessage { type, body in
+            guard case .loggingIn(var machine) = state else { return false }
+            let action = machine.messageReceived(type: type, body: body)
+            state = .loggingIn(machine)
+            switch action {
+            case .none: return true
+            case .send(let bytes): send(bytes); return true
+            case .fail(let failure): failLogin(failure); return false
+            case .ready(let parameters, let key):
+                for (name, value) in parameters { self.parameters.reported(name: name, value: value) }
+                backendKey = key
+                state = .idle
+                let micros = MonotonicClock.microseconds() - connectStartedAt
+                runtime.logger.info("server connected", metadata: [
+                    "database": "\(pool.settings.database)", "server": "\(id)",
+                    "backend_pid": "\(key?.processID ?? 0)", "connect_ms": "\(micros / 1000)"])
+                pool.serverReady(self, parameters: parameters)
+                return false
+            }
+        }
+    }
+
+    /// An idle server sent something: a FATAL before closing (idle timeout, admin shutdown), a notice, or a parameter change.
+    private func processUnsolicited() {
+        forEachMessage { type, body in
+            switch type {
+            case ErrorResponse.typeCode:
+                let error = try? ErrorResponse.decode(body: body)
+                close(reason: "upstream_closed:\(error?.code ?? "?")")
+                return false
+            case ParameterStatus.typeCode:
+                if let status = try? ParameterStatus.decode(body: body) { parameters.reported(name: status.name, value: status.value) }
+                return true
+            case NoticeResponse.typeCode, NotificationResponse.typeCode:
+                return true
+            default:
+                close(reason: "protocol_violation")
+                return false
+            }
+        }
+    }
+
+    /// Runs `queries` one after another as simple queries, absorbing their replies.
+    func runInternal(_ queries: [String], completion: @escaping (ErrorResponse?) -> Void) {
+        internalQueries = queries
+        internalError = nil
+        internalCompletion = completion
+        state = .internalQuery
+        updateInterest()
+        sendNextInternal()
+    }
+
+    private func sendNextInternal() {
+        let sql = internalQueries.removeFirst()
+        send(Query(sql).encoded)
+    }
+
+    private func processInternal() {
+        forEachMessage { type, body in
+            switch type {
+            case ErrorResponse.typeCode:
+                if internalError == nil { internalError = try? ErrorResponse.decode(body: body) }
+            case ParameterStatus.typeCode:
+                if let status = try? ParameterStatus.decode(body: body) { parameters.reported(name: status.name, value: status.value) }
+            case ReadyForQuery.typeCode:
+                transactionStatus = (try? ReadyForQuery.decode(body: body))?.status ?? .idle
+                if internalError == nil && !internalQueries.isEmpty { sendNextInternal(); return true }
+                let completion = internalCompletion
+                internalCompletion = nil
+                internalQueries = []
+                completion?(internalError)
+                return false
+            default:
+                break
+            }
+            return true
+        }
+        // The completion may have handed us to a client whose bytes are already waiting.
+        if case .linked = state, input.readableBytes > 0 { relayToClient() }
+    }
+
+    // MARK: linking
+
+    /// The pool gave this server to `client`: align session parameters, then relay.
+    func link(to client: ClientConnection) {
+        self.client = client
+        linkedSince = runtime.loop.now
+        pendingReadyForQuery = 0
+        passthrough = 0
+        if let alignment = parameters.alignment(to: client.wanted) {
+            runInternal([alignment.sql]) { [weak self, weak client] error in
+                guard let self, let client else { return }
+                if let error {
+                    self.client = nil
+                    client.closeWithError(ErrorResponse(severity: .fatal, code: error.code ?? SQLState.invalidParameterValue,
+                                                        message: error.message ?? "could not apply session parameters"),
+                                          reason: "bad_parameter")
+                    self.pool.release(self)
+                    return
+                }
+                self.parameters.aligned(set: alignment.set, reset: alignment.reset)
+                self.state = .linked
+                self.updateInterest()
+                client.serverReadyForRelay()
+            }
+        } else {
+            state = .linked
+            updateInterest()
+            client.serverReadyForRelay()
+        }
+    }
+
+    /// Back to the pool after a finished transaction or a cleaned-up session.
+    func becameIdle(now: UInt64) {
+        client = nil
+        state = .idle
+        idleSince = now
+        input.clear()
+        input.shrink(to: 4096)
+        updateInterest()
+    }
+
+    /// The client left. Reuse the server if it can be made clean, else close it.
+    func clientLeft(clientMidMessage: Bool) {
+        client = nil
+        guard case .linked = state, pendingReadyForQuery == 0, passthrough == 0, !clientMidMessage,
+              input.readableBytes == 0 else {
+            close(reason: "client_close_mid_query")
+            return
+        }
+        var cleanup: [String] = []
+        if transactionStatus != .idle { cleanup.append("ROLLBACK") }
+        if pool.settings.mode == .session, !pool.settings.serverResetQuery.isEmpty {
+            cleanup.append(pool.settings.serverResetQuery)
+        }
+        if cleanup.isEmpty { pool.release(self); return }
+        runInternal(cleanup) { [weak self] error in
+            guard let self else { return }
+            if error != nil { self.close(reason: "reset_failed"); return }
+            if self.pool.settings.mode == .session { self.parameters.discarded() }
+            self.pool.release(self)
+        }
+    }
+
+    // MARK: relay server → client
+
+    private func relayToClient() {
+        guard let client else { input.clear(); return }
+        let available = input.readableBytes
+        var position = 0
+        var transactionDone = false
+        scan: while position < available {
+            if passthrough > 0 {
+                let take = min(passthrough, available - position)
+                position += take
+                passthrough -= take
+                continue
+            }
+            if available - position < 5 { break }
+            let type = input.byte(at: position)
+            let length = Int(input.int32(at: position + 1))
+            guard length >= 4, length <= runtime.config.maxPacketSize else {
+                close(reason: "protocol_violation")
+                return
+            }
+            let total = length + 1
+            switch type {
+            case ReadyForQuery.typeCode:
+                guard available - position >= total, length == 5 else { break scan }
+                transactionStatus = TransactionStatus(rawValue: input.byte(at: position + 5)) ?? .idle
+                position += total
+                if pendingReadyForQuery > 0 { pendingReadyForQuery -= 1 }
+                pool.countQuery()
+                if pendingReadyForQuery == 0 && transactionStatus == .idle && client.canReleaseServer {
+                    transactionDone = true
+                    break scan
+                }
+            case ParameterStatus.typeCode where total <= 16384:
+                guard available - position >= total else { break scan }
+                if let status = try? ParameterStatus.decode(body: input.bytes(at: position + 5, count: length - 4)[...]) {
+                    parameters.reported(name: status.name, value: status.value)
+                    parameters.setBySluice.insert(status.name.lowercased())
+                    client.parameterReported(name: status.name, value: status.value)
+                }
+                position += total
+            default:
+                let take = min(total, available - position)
+                position += take
+                passthrough = total - take
+            }
+        }
+        if position > 0 {
+            guard client.sendToClient(input.readPointer, count: position) else { return }
+            input.consume(position)
+        }
+        if transactionDone {
+            if input.readableBytes > 0 { input.clear() }  // nothing may follow a final ReadyForQuery
+            client.transactionFinished()
+        } else {
+            input.compact()
+            updateInterest()
+        }
+    }
+
+    // MARK: closing
+
+    private func teardown() {
+        connector?.cancel()
+        connector = nil
+        if let socket, !socket.isClosed {
+            runtime.loop.deregister(socket.fd)
+            socket.close()
+        }
+        state = .closed
+    }
+
+    /// Closes the connection; a linked client learns that its server is gone.
+    func close(reason: String) {
+        if case .closed = state { return }
+        let wasLoggingIn = isLoggingIn
+        teardown()
+        runtime.logger.info("server closed", metadata: [
+            "database": "\(pool.settings.database)", "server": "\(id)",
+            "backend_pid": "\(backendKey?.processID ?? 0)", "reason": "\(reason)"])
+        runtime.countServerClose(reason: reason)
+        if wasLoggingIn {
+            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
+                                                                     message: "server closed the connection during login (\(reason))",
+                                                                     retryable: true))
+        } else {
+            pool.serverClosed(self)
+        }
+        if let client {
+            self.client = nil
+            client.serverLost(reason: reason)
+        }
+        internalCompletion = nil  // whoever waited on it is the client, told above, or the pool
+    }
+}

@@ -1,0 +1,149 @@
+// SessionParameters: a client's wanted settings vs. a server's current ones, and the SQL that aligns them.
+
+/// Settings a client asked for (startup parameters, `options -c`, later reported `SET`s).
+/// Keys are lower-cased GUC names.
+public struct SessionParameters: Equatable, Sendable {
+    public private(set) var values: [String: String] = [:]
+    public init() {}
+
+    public subscript(name: String) -> String? {
+        get { values[name.lowercased()] }
+        set { values[name.lowercased()] = newValue }
+    }
+
+    /// Startup parameters that are not settings.
+    static let notSettings: Set<String> = ["user", "database", "replication", "options", "_pq_.command_line"]
+
+    /// Builds the wanted settings from a StartupMessage's parameters; `options` is parsed
+    /// for `-c name=value` and `--name=value` the way PostgreSQL's backend does.
+    public static func fromStartup(_ pairs: [(name: String, value: String)]) throws -> SessionParameters {
+        var result = SessionParameters()
+        for (name, value) in pairs where !notSettings.contains(name.lowercased()) {
+            guard Self.isValidName(name) else { throw SessionParameterError.invalidName(name) }
+            result[name] = value
+        }
+        if let options = pairs.first(where: { $0.name == "options" })?.value {
+            for (name, value) in try parseOptions(options) { result[name] = value }
+        }
+        return result
+    }
+
+    /// Parses libpq `options`: whitespace-separated, backslash escapes a character.
+    public static func parseOptions(_ options: String) throws -> [(String, String)] {
+        var words: [String] = []
+        var current = ""
+        var escaped = false
+        var inWord = false
+        for ch in options {
+            if escaped { current.append(ch); escaped = false; inWord = true; continue }
+            if ch == "\\" { escaped = true; inWord = true; continue }
+            if ch == " " || ch == "\t" || ch == "\n" {
+                if inWord { words.append(current); current = ""; inWord = false }
+                continue
+            }
+            current.append(ch); inWord = true
+        }
+        if inWord { words.append(current) }
+        var result: [(String, String)] = []
+        var index = 0
+        while index < words.count {
+            var word = words[index]
+            if word == "-c" {
+                index += 1
+                guard index < words.count else { throw SessionParameterError.badOptions(options) }
+                word = words[index]
+            } else if word.hasPrefix("--") {
+                word = String(word.dropFirst(2))
+            } else if word.hasPrefix("-c") {
+                word = String(word.dropFirst(2))
+            } else {
+                throw SessionParameterError.badOptions(options)
+            }
+            guard let eq = word.firstIndex(of: "=") else { throw SessionParameterError.badOptions(options) }
+            let name = String(word[..<eq]).replacingOccurrences(of: "-", with: "_")
+            guard isValidName(name) else { throw SessionParameterError.invalidName(name) }
+            result.append((name, String(word[word.index(after: eq)...])))
+            index += 1
+        }
+        return result
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 63 && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }
+    }
+}
+
+public enum SessionParameterError: Error, CustomStringConvertible {
+    case invalidName(String)
+    case badOptions(String)
+    public var description: String {
+        switch self {
+        case .invalidName(let n): return "invalid configuration parameter name \"\(n)\""
+        case .badOptions(let o): return "invalid command-line argument in options: \"\(o)\""
+        }
+    }
+}
+
+/// What one server session has: reported values plus the names Sluice itself set.
+public struct ServerParameterState: Equatable, Sendable {
+    /// Current values as reported by ParameterStatus or set by Sluice (lower-cased names).
+    public var current: [String: String] = [:]
+    /// Names this server reports with ParameterStatus (GUC_REPORT), learnt at login.
+    public var reportedNames: Set<String> = []
+    /// Names Sluice changed from the server's default on this connection.
+    public var setBySluice: Set<String> = []
+    public init() {}
+
+    /// Records a ParameterStatus from the server.
+    public mutating func reported(name: String, value: String) {
+        let key = name.lowercased()
+        current[key] = value
+        reportedNames.insert(key)
+    }
+
+    /// The statement that makes this server's session match `wanted`, or nil if it already does.
+    public func alignment(to wanted: SessionParameters) -> (sql: String, set: [String: String], reset: [String])? {
+        var set: [String: String] = [:]
+        var reset: [String] = []
+        for (name, value) in wanted.values where current[name] != value { set[name] = value }
+        for name in setBySluice where wanted.values[name] == nil { reset.append(name) }
+        if set.isEmpty && reset.isEmpty { return nil }
+        var sql = ""
+        for name in set.keys.sorted() {
+            sql += "SET \(quoteIdentifier(name)) TO \(quoteLiteral(set[name]!));"
+        }
+        for name in reset.sorted() { sql += "RESET \(quoteIdentifier(name));" }
+        return (sql, set, reset)
+    }
+
+    /// Applies a successful alignment (called after its ReadyForQuery, so reported names
+    /// already carry the server's own spelling; the client's spelling is kept for comparison).
+    public mutating func aligned(set: [String: String], reset: [String]) {
+        for (name, value) in set {
+            current[name] = value
+            setBySluice.insert(name)
+        }
+        for name in reset {
+            setBySluice.remove(name)
+            if !reportedNames.contains(name) { current[name] = nil }
+        }
+    }
+
+    /// After `DISCARD ALL` / `RESET ALL` nothing Sluice set remains (reported ones were re-reported).
+    public mutating func discarded() {
+        for name in setBySluice where !reportedNames.contains(name) { current[name] = nil }
+        setBySluice.removeAll()
+    }
+}
+
+/// `"name"` with embedded quotes doubled.
+public func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}
+
+/// `'value'` with embedded quotes doubled (standard_conforming_strings on; backslashes via E'' when present).
+public func quoteLiteral(_ value: String) -> String {
+    let quoted = value.replacingOccurrences(of: "'", with: "''")
+    if value.contains("\\") { return "E'" + quoted.replacingOccurrences(of: "\\", with: "\\\\") + "'" }
+    return "'" + quoted + "'"
+}

@@ -1,1 +1,0 @@
-// SluiceIO: placeholder until its first file lands.
