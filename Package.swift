@@ -12,6 +12,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
@@ -28,7 +32,18 @@ let package = Package(
             "PostgresWire", "SluiceIO", "SluiceConfig",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "SluiceAdmin", dependencies: ["SluiceCore"]),
+        .target(name: "SluiceAdmin", dependencies: [
+            "SluiceCore", "PostgresWire", "SluiceConfig",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "FlyingFox", package: "FlyingFox"),
+        ]),
+        .executableTarget(name: "sluice-bench", dependencies: [
+            "CLibpq",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/SluiceBench"),
         .executableTarget(name: "sluice", dependencies: [
             "SluiceCore", "SluiceAdmin", "SluiceIO", "PostgresWire", "SluiceConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -38,6 +53,7 @@ let package = Package(
         .testTarget(name: "SluiceIOTests", dependencies: ["SluiceIO"]),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "PostgresWire"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
+        .testTarget(name: "SluiceAdminTests", dependencies: ["SluiceAdmin", "SluiceCore", "PostgresWire"]),
     ],
     // Loop-confined objects (DESIGN.md: one event loop owns its objects) are not Sendable by
     // construction; Swift 5 mode keeps concurrency checking to warnings for them.

@@ -1,0 +1,101 @@
+"""Fixtures for Sluice's integration suite: the test PostgreSQL (`pg`) and sluice processes (`sluice`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+import support
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sluice_only: checks behaviour of sluice itself; skipped with SLUICE_TEST_DIRECT_PG=1")
+
+
+def pytest_report_header(config):
+    mode = "DIRECT to PostgreSQL (harness check, sluice not used)" if support.DIRECT else f"sluice at {support.SLUICE_BIN}"
+    return f"sluice integration: {mode}; PostgreSQL {support.PG_HOST}:{support.PG_PORT}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when in ("setup", "call"):
+        for process in getattr(item, "_sluice_processes", []):
+            if isinstance(process, support.SluiceProcess) and not process.start_failed:
+                report.sections.append(
+                    (f"sluice log, last 60 lines (pid {process.pid}, {process.log_path})", process.log_tail(60)))
+
+
+@pytest.fixture(autouse=True)
+def _skip_sluice_only_in_direct_mode(request):
+    if support.DIRECT and request.node.get_closest_marker("sluice_only"):
+        pytest.skip("checks sluice itself; SLUICE_TEST_DIRECT_PG=1 runs against PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def pg() -> support.Postgres:
+    """The test PostgreSQL (started by scripts/test): .host, .port, .superuser_dsn, .sql(), .scalar(), .activity()."""
+    server = support.Postgres()
+    try:
+        server.sql("select 1")
+    except psycopg2.Error as exc:
+        pytest.fail(f"test PostgreSQL at {server.host}:{server.port} is not reachable "
+                    f"(scripts/test starts it): {exc}", pytrace=False)
+    return server
+
+
+@pytest.fixture(autouse=True)
+def _clean_upstream(pg):
+    """After each test (and after its sluice stopped), end any session the test roles left upstream,
+    so one test's leftovers cannot fail the next."""
+    yield
+    try:
+        pg.sql("select pg_terminate_backend(pid) from pg_stat_activity "
+               "where usename in ('app', 'other', 'md5user') and pid <> pg_backend_pid()")
+    except psycopg2.Error:
+        pass
+
+
+@pytest.fixture
+def sluice(request, tmp_path: Path, pg):
+    """Factory: sluice(config) starts sluice and returns a SluiceProcess.
+
+    config is TOML text (placeholders {port}, {pg_port}, {pg_host}) or a dict such as
+    support.sluice_config(...); a dict without [sluice] listen gets a free 127.0.0.1 port.
+    Every process is stopped (SIGTERM, then SIGKILL) at teardown.
+    """
+    processes: list = []
+    request.node._sluice_processes = processes
+
+    def start(config, name: str | None = None):
+        if support.DIRECT:
+            endpoint = support.DirectPostgres(config if isinstance(config, dict) else None)
+            processes.append(endpoint)
+            return endpoint
+        support.require_binary()
+        label = name or f"sluice{len(processes) + 1}"
+        last_error = None
+        for _attempt in range(3):
+            port = support.free_port()
+            text = support.render_config(config, port)
+            process = support.SluiceProcess(text, tmp_path, port, name=label)
+            processes.append(process)
+            try:
+                process.wait_listening()
+                return process
+            except support.SluiceStartError as exc:
+                process.start_failed = True
+                process.stop()
+                last_error = exc
+                if "in use" not in process.log_text().lower():
+                    break
+        pytest.fail(str(last_error), pytrace=False)
+
+    yield start
+
+    for process in reversed(processes):
+        process.stop()

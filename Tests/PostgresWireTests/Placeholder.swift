@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderPostgresWireTests: XCTestCase { func testNothing() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderConfig: XCTestCase { func testNothing() {} }

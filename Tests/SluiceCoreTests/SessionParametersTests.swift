@@ -1,0 +1,64 @@
+// Tests for SessionParameters and ServerParameterState: options parsing and the SET/RESET alignment.
+import XCTest
+@testable import SluiceCore
+
+final class SessionParametersTests: XCTestCase {
+    func testOptionsParsing() throws {
+        let parsed = try SessionParameters.parseOptions("-c a=1 -cb=2 --c-d=x\\ y")
+        XCTAssertEqual(parsed.map { $0.0 }, ["a", "b", "c_d"])
+        XCTAssertEqual(parsed.map { $0.1 }, ["1", "2", "x y"])
+        XCTAssertThrowsError(try SessionParameters.parseOptions("-c"))
+        XCTAssertThrowsError(try SessionParameters.parseOptions("endpoint=ep-1"))
+        XCTAssertThrowsError(try SessionParameters.parseOptions("-c bad"))
+    }
+
+    func testInvalidNameIsRefused() {
+        XCTAssertThrowsError(try SessionParameters.fromStartup([("name; drop", "x")]))
+    }
+
+    func testAlignmentSetsWhatDiffersAndResetsWhatAnotherClientSet() {
+        var server = ServerParameterState()
+        server.reported(name: "application_name", value: "")
+        server.reported(name: "DateStyle", value: "ISO, MDY")
+        var a = SessionParameters()
+        a["application_name"] = "web"
+        a["search_path"] = "x"
+        let first = server.alignment(to: a)!
+        XCTAssertEqual(first.sql, "SET \"application_name\" TO 'web';SET \"search_path\" TO 'x';")
+        server.aligned(set: first.set, reset: first.reset)
+        XCTAssertNil(server.alignment(to: a), "nothing to do for the same client again")
+
+        let b = SessionParameters()
+        let second = server.alignment(to: b)!
+        XCTAssertEqual(second.sql, "RESET \"application_name\";RESET \"search_path\";")
+        server.aligned(set: second.set, reset: second.reset)
+        XCTAssertNil(server.current["search_path"], "a non-reported setting is forgotten after RESET")
+        XCTAssertNil(server.alignment(to: b))
+    }
+
+    func testClientSetReportedByServerIsResetForTheNextClient() {
+        var server = ServerParameterState()
+        server.reported(name: "application_name", value: "")
+        // A client ran SET application_name = 'x'; the relay records it as changed from default.
+        server.reported(name: "application_name", value: "x")
+        server.setBySluice.insert("application_name")
+        XCTAssertEqual(server.alignment(to: SessionParameters())?.sql, "RESET \"application_name\";")
+    }
+
+    func testQuoting() {
+        XCTAssertEqual(quoteLiteral("it's"), "'it''s'")
+        XCTAssertEqual(quoteLiteral("a\\b"), "E'a\\\\b'")
+        XCTAssertEqual(quoteIdentifier("we\"ird"), "\"we\"\"ird\"")
+    }
+
+    func testDiscardForgetsSluiceSettings() {
+        var server = ServerParameterState()
+        var wanted = SessionParameters()
+        wanted["work_mem"] = "64MB"
+        let alignment = server.alignment(to: wanted)!
+        server.aligned(set: alignment.set, reset: alignment.reset)
+        server.discarded()
+        XCTAssertNil(server.current["work_mem"])
+        XCTAssertTrue(server.setBySluice.isEmpty)
+    }
+}
