@@ -23,6 +23,10 @@ extension SluiceConfig {
         .init("workers", \.workers, default: 1, .integer(1...64)),
         .init("log_level", \.logLevel, default: .info, .choice),
         .init("admin_listen", \.adminListen, .listenAddress),
+        .init("admin_users", \.adminUsers, default: [], .nameList),
+        .init("stats_users", \.statsUsers, default: [], .nameList),
+        .init("leak_detection_threshold", \.leakDetectionThreshold, default: 60, .seconds(0...86_400)),
+        .init("log_leak_queries", \.logLeakQueries, default: false, .boolean),
     ]
 
     /// `SLUICE_*` variables that are not keys but are read elsewhere (so not "unknown").

@@ -41,6 +41,14 @@ public struct SluiceConfig: Sendable, Equatable {
     public var logLevel: LogLevel
     /// `admin_listen`: address of the HTTP endpoints (`/metrics`, `/health`, `/ready`); nil turns them off.
     public var adminListen: ListenAddress?
+    /// `admin_users`: users allowed every admin console command.
+    public var adminUsers: [String]
+    /// `stats_users`: users allowed the read-only admin console commands (SHOW …).
+    public var statsUsers: [String]
+    /// `leak_detection_threshold`: seconds a client may hold a server before it is a leak suspect (0: off).
+    public var leakDetectionThreshold: Double
+    /// `log_leak_queries`: include the first 200 characters of a suspect's last statement in its log line.
+    public var logLeakQueries: Bool
     /// `[databases.NAME]`: the databases clients may connect to, by the name they use.
     public var databases: [String: DatabaseConfig]
     /// `[users.NAME]`: users that log in to Sluice with their own password.
@@ -69,6 +77,10 @@ public struct SluiceConfig: Sendable, Equatable {
         workers = 0
         logLevel = .info
         adminListen = nil
+        adminUsers = []
+        statsUsers = []
+        leakDetectionThreshold = 0
+        logLeakQueries = false
         databases = [:]
         users = [:]
         sourcePath = nil

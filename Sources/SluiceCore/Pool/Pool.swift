@@ -249,6 +249,13 @@ public final class Pool {
 
 /// Counters of one pool, read by logs, the admin console and metrics.
 public struct PoolStats: Sendable {
+    public init() {}
+    /// Bytes received from clients and sent to them (PgBouncer's total_received / total_sent).
+    public var bytesReceived: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+    /// Microseconds servers spent linked to clients in transactions / in queries.
+    public var transactionMicroseconds: UInt64 = 0
+    public var queryMicroseconds: UInt64 = 0
     public var checkoutRequests: UInt64 = 0
     public var checkouts: UInt64 = 0
     public var waitMicroseconds: UInt64 = 0
