@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "SluiceCore", dependencies: [
             "PostgresWire", "SluiceIO", "SluiceConfig",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .target(name: "SluiceAdmin", dependencies: [
             "SluiceCore", "PostgresWire", "SluiceConfig",
@@ -45,7 +46,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/SluiceBench"),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceCore", "SluiceAdmin", "SluiceIO", "PostgresWire", "SluiceConfig",
+            "SluiceCore", "SluiceIO", "PostgresWire", "SluiceConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

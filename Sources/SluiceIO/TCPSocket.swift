@@ -1,4 +1,4 @@
-// TCPSocket: a non-blocking stream socket: read, write-through, buffered tail after EAGAIN.
+// TCPSocket: a non-blocking stream socket: read, write-through, buffered tail after EAGAIN; optionally TLS.
 import CSluiceShim
 #if canImport(Glibc)
 import Glibc
@@ -16,6 +16,9 @@ public enum ReadOutcome: Equatable {
 
 /// A connected, non-blocking socket. Writes go straight to the kernel; what the kernel
 /// does not take is kept in `pending` and the owner asks the loop for writability.
+///
+/// After `startTLS` the same calls carry plaintext: `read` decrypts, `write` encrypts, and
+/// `pending` holds ciphertext (see TLS/TCPSocket+TLS.swift).
 public final class TCPSocket {
     public let fd: Int32
     public private(set) var isClosed = false
@@ -23,6 +26,10 @@ public final class TCPSocket {
     public let pending: ByteBuffer
     public var bytesRead: UInt64 = 0
     public var bytesWritten: UInt64 = 0
+    /// The TLS session once `startTLS` was called; nil on a plain socket.
+    public internal(set) var tlsSession: TLSSession?
+    /// The last TLS failure seen by `read`, `write` or `continueHandshake` (for the close reason).
+    public internal(set) var lastTLSError: TLSError?
 
     public init(fd: Int32, pendingCapacity: Int = 256) {
         self.fd = fd
@@ -32,7 +39,10 @@ public final class TCPSocket {
     public var hasPendingWrites: Bool { !pending.isEmpty }
 
     /// Reads into `buffer`'s free tail (reserving `chunk` bytes first).
+    /// On a TLS socket: decrypted bytes; `.wouldBlock` until a whole record is there;
+    /// `.endOfFile` on close_notify or TCP end; `.failed(EPROTO)` on a TLS error (`lastTLSError`).
     public func read(into buffer: ByteBuffer, chunk: Int) -> ReadOutcome {
+        if let session = tlsSession { return readTLS(session, into: buffer, chunk: chunk) }
         buffer.reserve(chunk)
         let n = Glibc_read(fd, buffer.writePointer, buffer.writableBytes)
         if n > 0 { buffer.writeIndex += n; bytesRead += UInt64(n); return .bytes(n) }
@@ -44,8 +54,10 @@ public final class TCPSocket {
 
     /// Writes `count` bytes: straight through if nothing is pending, else appended.
     /// Returns false if the socket failed (the caller closes it).
+    /// On a TLS socket the bytes are encrypted first; ciphertext the kernel refuses goes to `pending`.
     public func write(_ pointer: UnsafeRawPointer, count: Int) -> Bool {
         if count == 0 { return true }
+        if let session = tlsSession { return writeTLS(session, pointer, count: count) }
         if !pending.isEmpty { pending.append(pointer, count: count); return true }
         var offset = 0
         while offset < count {
@@ -80,9 +92,11 @@ public final class TCPSocket {
         return true
     }
 
-    /// Closes the descriptor once.
+    /// Closes the descriptor once. A healthy TLS session first gets a best-effort close_notify
+    /// (only when nothing is pending, and never waiting for the kernel).
     public func close() {
         guard !isClosed else { return }
+        if let session = tlsSession { sendCloseNotifyBestEffort(session) }
         isClosed = true
         _ = Glibc_close(fd)
     }

@@ -58,6 +58,17 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         }
         let configPath = config ?? ProcessInfo.processInfo.environment["SLUICE_CONFIG"]
+        let reload = {
+            do {
+                let fresh = try loadConfig(path: configPath)
+                runtime.reload(fresh)
+            } catch {
+                runtime.logger.error("reload refused; keeping the running configuration",
+                                     metadata: ["errors": "\(error)"])
+            }
+        }
+        runtime.reloadHandler = reload
+        runtime.shutdownHandler = { runtime.shutdown { Foundation.exit(0) } }
         signal(SIGPIPE, SIG_IGN)
         var sources: [DispatchSourceSignal] = []
         for sig in [SIGHUP, SIGTERM, SIGINT] {
@@ -65,13 +76,7 @@ struct Run: ParsableCommand {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: runtime.loop.queue)
             source.setEventHandler {
                 if sig == SIGHUP {
-                    do {
-                        let fresh = try loadConfig(path: configPath)
-                        runtime.reload(fresh)
-                    } catch {
-                        runtime.logger.error("reload refused; keeping the running configuration",
-                                             metadata: ["errors": "\(error)"])
-                    }
+                    reload()
                 } else {
                     runtime.shutdown { Foundation.exit(0) }
                 }

@@ -48,30 +48,19 @@ def pg() -> support.Postgres:
     return server
 
 
-@pytest.fixture(autouse=True)
-def _clean_upstream(pg):
-    """After each test (and after its sluice stopped), end any session the test roles left upstream,
-    so one test's leftovers cannot fail the next."""
-    yield
-    try:
-        pg.sql("select pg_terminate_backend(pid) from pg_stat_activity "
-               "where usename in ('app', 'other', 'md5user') and pid <> pg_backend_pid()")
-    except psycopg2.Error:
-        pass
-
-
 @pytest.fixture
 def sluice(request, tmp_path: Path, pg):
-    """Factory: sluice(config) starts sluice and returns a SluiceProcess.
+    """Factory: sluice(config, name=None, env=None) starts sluice and returns a SluiceProcess.
 
     config is TOML text (placeholders {port}, {pg_port}, {pg_host}) or a dict such as
     support.sluice_config(...); a dict without [sluice] listen gets a free 127.0.0.1 port.
+    env adds variables (e.g. SLUICE_POOL_MODE) to an environment without our SLUICE_* ones.
     Every process is stopped (SIGTERM, then SIGKILL) at teardown.
     """
     processes: list = []
     request.node._sluice_processes = processes
 
-    def start(config, name: str | None = None):
+    def start(config, name: str | None = None, env: dict[str, str] | None = None):
         if support.DIRECT:
             endpoint = support.DirectPostgres(config if isinstance(config, dict) else None)
             processes.append(endpoint)
@@ -82,7 +71,7 @@ def sluice(request, tmp_path: Path, pg):
         for _attempt in range(3):
             port = support.free_port()
             text = support.render_config(config, port)
-            process = support.SluiceProcess(text, tmp_path, port, name=label)
+            process = support.SluiceProcess(text, tmp_path, port, name=label, env=env)
             processes.append(process)
             try:
                 process.wait_listening()
@@ -98,4 +87,13 @@ def sluice(request, tmp_path: Path, pg):
     yield start
 
     for process in reversed(processes):
+        # Sessions sluice leaves behind upstream (say a query it failed to cancel) would
+        # disturb later tests: note where they come from, stop sluice, then end them.
+        # Only this test's sessions are touched; another run may share the cluster.
+        ports = process.upstream_ports() if process.running() else set()
         process.stop()
+        if ports:
+            try:
+                pg.terminate_ports(ports)
+            except psycopg2.Error:
+                pass

@@ -166,6 +166,14 @@ def sluice_config(pool_mode: str = "transaction", pool_size: int = 5,
 
 # ---------------------------------------------------------------- the sluice process
 
+def sluice_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a sluice process: ours without SLUICE_* variables (sluice reads
+    SLUICE_<KEY> as config overrides and refuses unknown ones, such as SLUICE_BIN), plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    env.update(extra or {})
+    return env
+
+
 def require_binary() -> None:
     """Fail the test (not error out obscurely) when SLUICE_BIN is missing."""
     import pytest
@@ -213,7 +221,8 @@ class Endpoint:
 class SluiceProcess(Endpoint):
     """A running `sluice --config FILE`; stop() or the fixture's teardown ends it by pid."""
 
-    def __init__(self, config_text: str, workdir: Path, port: int, name: str = "sluice"):
+    def __init__(self, config_text: str, workdir: Path, port: int, name: str = "sluice",
+                 env: dict[str, str] | None = None):
         self.port = port
         self.start_failed = False
         self.workdir = workdir
@@ -225,6 +234,7 @@ class SluiceProcess(Endpoint):
         self.proc = subprocess.Popen(
             [SLUICE_BIN, "--config", str(self.config_path)],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, cwd=str(workdir),
+            env=sluice_environment(env),
         )
 
     @property
@@ -262,6 +272,12 @@ class SluiceProcess(Endpoint):
     def write_config(self, config_text: str) -> None:
         self.config_text = config_text
         self.config_path.write_text(config_text)
+
+    def upstream_ports(self) -> set[int]:
+        """Local ports of sluice's current connections to the test PostgreSQL."""
+        if self.proc.poll() is not None:
+            return set()
+        return upstream_client_ports(self.proc.pid)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, wait up to timeout, then SIGKILL. Returns the exit status."""
@@ -304,6 +320,9 @@ class DirectPostgres(Endpoint):
 
     def _target(self, dbname: str) -> tuple[str, int, str]:
         return self.host, self.port, self.aliases.get(dbname, dbname)
+
+    def upstream_ports(self) -> set[int] | None:
+        return None  # no proxy: every session is the client's own
 
     def log_text(self) -> str:
         return ""
@@ -369,15 +388,25 @@ class Postgres:
         finally:
             conn.close()
 
+    def terminate_ports(self, client_ports: set[int]) -> None:
+        """End the upstream sessions that came from these client ports."""
+        if client_ports:
+            self.sql("select pg_terminate_backend(pid) from pg_stat_activity where client_port = any(%s) "
+                     "and pid <> pg_backend_pid()", (sorted(client_ports),))
+
     def scalar(self, query: str, params: Any = None, dbname: str = "postgres") -> Any:
         rows = self.sql(query, params, dbname)
         return rows[0][0] if rows else None
 
-    def activity(self, usename: str = "app", dbname: str | None = None) -> list[dict]:
-        """Client backends of a user in pg_stat_activity."""
-        query = ("select pid, datname, usename, state, query, application_name, client_addr::text "
+    def activity(self, usename: str = "app", dbname: str | None = None,
+                 client_ports: set[int] | None = None) -> list[dict]:
+        """Client backends of a user in pg_stat_activity (only those from client_ports, if given)."""
+        query = ("select pid, datname, usename, state, query, application_name, client_addr::text, client_port "
                  "from pg_stat_activity where backend_type = 'client backend' and usename = %s")
         params: list[Any] = [usename]
+        if client_ports is not None:
+            query += " and client_port = any(%s)"
+            params.append(sorted(client_ports))
         if dbname is not None:
             query += " and datname = %s"
             params.append(dbname)
@@ -388,6 +417,36 @@ class Postgres:
                 return [dict(r) for r in cur.fetchall()]
         finally:
             conn.close()
+
+
+# ---------------------------------------------------------------- a process's TCP connections
+
+def upstream_client_ports(pid: int, remote_port: int = PG_PORT) -> set[int]:
+    """Local ports of the TCP connections that process pid holds to remote_port (from /proc):
+    matched against pg_stat_activity.client_port they pick out that process's upstream sessions."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return set()
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[9] in inodes and int(fields[2].rsplit(":", 1)[1], 16) == remote_port:
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
 
 
 # ---------------------------------------------------------------- raw protocol probes

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.sluice_only
 def check_config(path):
     support.require_binary()
     return subprocess.run([support.SLUICE_BIN, "check-config", "--config", str(path)],
-                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                          env=support.sluice_environment())
 
 
 def problems(path, output):
@@ -87,6 +88,6 @@ url = "{support.upstream_url()}"
 """)
     support.require_binary()
     proc = subprocess.run([support.SLUICE_BIN, "--config", str(path)], capture_output=True, text=True,
-                          timeout=15, stdin=subprocess.DEVNULL)
+                          timeout=15, stdin=subprocess.DEVNULL, env=support.sluice_environment())
     assert proc.returncode != 0
     assert f"{path}: sluice.pool_mode:" in proc.stdout + proc.stderr

@@ -25,8 +25,12 @@ def test_pgbench_50_clients_over_pool_of_5(sluice, pg):
             conn = pg.connect()
             with conn.cursor() as cur:
                 while not stop.is_set():
+                    # Only this sluice's sessions (by client port): another run may share the cluster.
+                    ports = s.upstream_ports()
                     cur.execute("select count(*) from pg_stat_activity "
-                                "where usename = 'app' and backend_type = 'client backend'")
+                                "where usename = 'app' and backend_type = 'client backend'"
+                                + ("" if ports is None else " and client_port = any(%s)"),
+                                None if ports is None else (sorted(ports),))
                     samples.append(cur.fetchone()[0])
                     stop.wait(0.2)
             conn.close()

@@ -27,10 +27,16 @@ public final class Pool {
     public private(set) var stats = PoolStats()
     /// Set when the database was removed from the config: no new clients, servers close when released.
     public private(set) var retired = false
+    /// PAUSE: no server is handed out; servers close as they come back.
+    public private(set) var paused = false
+    /// Loop time of the last successful server login (0: never).
+    public private(set) var lastConnectSuccess: UInt64 = 0
+    let metrics: PoolMetrics
 
     init(settings: PoolSettings, runtime: ProxyRuntime) {
         self.settings = settings
         self.runtime = runtime
+        self.metrics = PoolMetrics(database: settings.database)
         scheduleJanitor()
     }
 
@@ -67,7 +73,7 @@ public final class Pool {
     /// A client has a message to send and no server: give it one now or queue it.
     func acquire(for client: ClientConnection) {
         stats.checkoutRequests += 1
-        if waiting.isEmpty, let server = popIdle() {
+        if !paused, waiting.isEmpty, let server = popIdle() {
             link(server, to: client, waitedMicroseconds: 0)
             return
         }
@@ -93,6 +99,7 @@ public final class Pool {
 
     private func link(_ server: ServerConnection, to client: ClientConnection, waitedMicroseconds: UInt64) {
         stats.waitMicroseconds += waitedMicroseconds
+        metrics.poolWait.recordMicroseconds(waitedMicroseconds)
         stats.checkouts += 1
         client.serverAssigned(server)
         server.link(to: client)
@@ -102,8 +109,8 @@ public final class Pool {
 
     /// A server finished its transaction (or its client left, and it is clean): reuse or close it.
     func release(_ server: ServerConnection) {
-        if retired || server.pastLifetime(now: runtime.loop.now) {
-            server.close(reason: retired ? "database_removed" : "lifetime")
+        if retired || paused || server.pastLifetime(now: runtime.loop.now) {
+            server.close(reason: retired ? "database_removed" : paused ? "paused" : "lifetime")
             serveWaiters()
             return
         }
@@ -114,6 +121,7 @@ public final class Pool {
 
     /// Hands idle servers to waiting clients in arrival order.
     private func serveWaiters() {
+        if paused { return }
         while !waiting.isEmpty, let server = popIdle() {
             let client = waiting.removeFirst()!
             let waited = (runtime.loop.now - client.waitStartedAt) * 1000
@@ -124,7 +132,7 @@ public final class Pool {
 
     /// Opens servers while clients wait and the pool has room, unless backing off after failures.
     private func openServersIfNeeded() {
-        guard retryTimer == nil, !retired else { return }
+        guard retryTimer == nil, !retired, !paused else { return }
         let demand = waiting.count + (serverParameters == nil && !parameterWaiters.isEmpty ? 1 : 0)
         let connecting = connectingCount
         var wanted = min(demand - connecting, settings.poolSize - servers.count)
@@ -144,7 +152,9 @@ public final class Pool {
     }
 
     /// Login finished: remember parameters, let waiting logins finish, then serve the queue.
-    func serverReady(_ server: ServerConnection, parameters: [(name: String, value: String)]) {
+    func serverReady(_ server: ServerConnection, parameters: [(name: String, value: String)], connectMicroseconds: UInt64) {
+        metrics.upstreamConnect.recordMicroseconds(connectMicroseconds)
+        lastConnectSuccess = runtime.loop.now
         consecutiveFailures = 0
         lastConnectFailure = nil
         if serverParameters == nil {
@@ -210,8 +220,21 @@ public final class Pool {
         idle.removeAll { $0 === server }
     }
 
-    func countQuery() { stats.queries += 1 }
-    func countTransaction() { stats.transactions += 1 }
+    @inline(__always) func countQuery() { stats.queries += 1 }
+    @inline(__always) func countReceived(_ n: Int) { stats.bytesReceived &+= UInt64(n) }
+    @inline(__always) func countSent(_ n: Int) { stats.bytesSent &+= UInt64(n) }
+
+    /// A transaction (or a lone statement) finished after `durationMilliseconds`.
+    func transactionEnded(durationMilliseconds: UInt64) {
+        stats.transactions += 1
+        stats.transactionMicroseconds &+= durationMilliseconds * 1000
+        metrics.transactionDuration.recordMilliseconds(durationMilliseconds)
+    }
+
+    /// A client gave its server back after holding it this long.
+    func serverHeld(milliseconds: UInt64) {
+        metrics.serverHold.recordMilliseconds(milliseconds)
+    }
 
     // MARK: janitor
 
@@ -239,6 +262,26 @@ public final class Pool {
             openServer()
         }
     }
+
+    /// PAUSE: stop lending servers; close the idle ones now and the others as they come back.
+    func pause() {
+        paused = true
+        for server in idle { server.close(reason: "paused") }
+    }
+
+    /// RESUME: lend servers again, starting with whoever waited first.
+    func resume() {
+        paused = false
+        serveWaiters()
+    }
+
+    /// KILL: close every server now (their clients get an error).
+    func killServers() {
+        for server in Array(servers.values) { server.close(reason: "killed") }
+    }
+
+    /// Copies the servers' state for the admin console and metrics.
+    var allServers: [ServerConnection] { Array(servers.values) }
 
     func shutdown() {
         janitorTimer?.cancel()

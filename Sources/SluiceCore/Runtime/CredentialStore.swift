@@ -36,6 +36,12 @@ struct CredentialStore {
         return secret
     }
 
+    /// Any known credentials of `user` (admin console logins): `[users]` first, then a database URL's user.
+    func lookupAny(user: String) -> ClientCredentials? {
+        if let found = users[user] { return found }
+        return urlUsers.values.first { $0.user == user }
+    }
+
     func lookup(user: String, database: PoolSettings) -> ClientCredentials? {
         if let urlUser = urlUsers[database.database], urlUser.user == user { return urlUser }
         return users[user]

@@ -20,6 +20,16 @@ public final class ProxyRuntime: @unchecked Sendable {
     public private(set) var stats = RuntimeStats()
     private(set) var clientAuthentication: ClientAuthentication
     public private(set) var shuttingDown = false
+    /// The admin console implementation (SluiceAdmin), set by the executable.
+    public var adminConsole: AdminConsole?
+    /// Re-reads the config (RELOAD); set by the executable.
+    public var reloadHandler: (() -> Void)?
+    /// Stops the process (SHUTDOWN); set by the executable.
+    public var shutdownHandler: (() -> Void)?
+    /// Unix time at start, and the loop time it corresponds to.
+    let startedAtUnix = Date().timeIntervalSince1970
+    private var startedAtLoop: UInt64 = 0
+    private var leakTimer: SluiceIO.Timer?
 
     public init(config: SluiceConfig, logger: Logger) throws {
         self.config = config
@@ -36,7 +46,9 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Binds the listeners and builds the pools (call on the loop). Throws if nothing could be bound.
     public func start() throws {
+        startedAtLoop = loop.now
         apply(config)
+        scheduleLeakCheck()
         var bound: [String] = []
         for address in config.listen {
             guard let socketAddress = SocketAddress(numericHost: address.host, port: address.port) else {
@@ -87,10 +99,25 @@ public final class ProxyRuntime: @unchecked Sendable {
         return pool
     }
 
+    /// Names clients use for the admin console.
+    static let adminDatabases: Set<String> = ["sluice", "pgbouncer"]
+
     func lookup(database: String, user: String) -> LoginLookup {
+        if Self.adminDatabases.contains(database) { return .database(credentials: credentials.lookupAny(user: user)) }
         guard let pool = pool(named: database) else { return .unknownDatabase }
         return .database(credentials: credentials.lookup(user: user, database: pool.settings))
     }
+
+    /// The console privilege of `user` on an admin database; nil when `database` is not the console.
+    /// A user in neither list is refused by `ClientConnection` with 42501.
+    func adminPrivilege(database: String, user: String) -> AdminPrivilege? {
+        guard Self.adminDatabases.contains(database) else { return nil }
+        if config.adminUsers.contains(user) { return .admin }
+        if config.statsUsers.contains(user) { return .stats }
+        return .none
+    }
+
+    func isAdminDatabase(_ name: String) -> Bool { Self.adminDatabases.contains(name) }
 
     // MARK: clients
 
@@ -165,11 +192,149 @@ public final class ProxyRuntime: @unchecked Sendable {
             logger.debug("cancel request for an unknown key ignored")
             return
         }
-        guard let server = client.server, let key = server.backendKey, let pool = client.pool else { return }
-        let packet = StartupPacket.cancelRequest(processID: key.processID, secretKey: key.secretKey).encoded
-        CancelForwarder.send(packet, host: pool.settings.url.host, port: pool.settings.url.port,
-                             timeout: pool.settings.serverConnectTimeout, loop: loop)
+        guard let server = client.server, server.backendKey != nil else { return }
+        server.cancelBackend()
         stats.cancelsForwarded += 1
+    }
+
+    // MARK: admin actions
+
+    /// Carries out what an admin console command asked for.
+    public func perform(_ action: AdminAction) {
+        logger.notice("admin command", metadata: ["action": "\(action)"])
+        switch action {
+        case .pause(let name):
+            for (poolName, pool) in pools where name == nil || poolName == name { pool.pause() }
+        case .resume(let name):
+            for (poolName, pool) in pools where name == nil || poolName == name { pool.resume() }
+        case .reload:
+            reloadHandler?()
+        case .kill(let name):
+            let error = ErrorResponse(severity: .fatal, code: SQLState.adminShutdown,
+                                      message: "terminating connection due to KILL \(name) from the admin console")
+            for client in Array(clients.values) where client.database == name { client.closeWithError(error, reason: "killed") }
+            pools[name]?.killServers()
+        case .killClient(let id):
+            clients[id]?.closeWithError(ErrorResponse(severity: .fatal, code: SQLState.adminShutdown,
+                                                      message: "terminating connection due to KILL_CLIENT from the admin console"),
+                                        reason: "killed")
+        case .shutdown:
+            if let shutdownHandler { shutdownHandler() } else { shutdown {} }
+        }
+    }
+
+    /// Listening, not shutting down, no pool paused, and every database's upstream reachable recently.
+    public var isReady: Bool {
+        guard !listeners.isEmpty, !shuttingDown else { return false }
+        for pool in pools.values where !pool.retired {
+            if pool.paused { return false }
+            if pool.lastConnectFailure != nil && loop.now &- pool.lastConnectSuccess > 60_000 { return false }
+        }
+        return true
+    }
+
+    // MARK: leak detection
+
+    private func scheduleLeakCheck() {
+        leakTimer = loop.timers.schedule(now: loop.now, afterMilliseconds: 1000) { [weak self] in
+            self?.checkLeaks()
+            self?.scheduleLeakCheck()
+        }
+    }
+
+    /// Once a second: warn once about every client holding a server past `leak_detection_threshold`.
+    private func checkLeaks() {
+        let threshold = config.leakDetectionThreshold
+        guard threshold > 0 else { return }
+        let now = loop.now
+        for client in clients.values where !client.leakReported {
+            guard let held = client.heldSeconds(now: now), held >= threshold else { continue }
+            client.leakReported = true
+            stats.leakSuspects += 1
+            var metadata: Logger.Metadata = [
+                "client": "\(client.peer)", "database": "\(client.database)", "user": "\(client.user)",
+                "application_name": "\(client.applicationName)", "held_for_s": "\(held)",
+                "tx_state": "\(client.server.map { String(UnicodeScalar($0.transactionStatus.rawValue)) } ?? "-")"]
+            if config.logLeakQueries, let query = client.lastQuery { metadata["last_query"] = "\(query)" }
+            logger.warning("leak suspect: client has held a server connection longer than leak_detection_threshold",
+                           metadata: metadata)
+        }
+    }
+
+    // MARK: snapshot
+
+    private func unixTime(_ loopTime: UInt64) -> Double {
+        startedAtUnix + Double(Int64(bitPattern: loopTime &- startedAtLoop)) / 1000
+    }
+
+    /// Copies the state for the admin console and metrics (call on the loop).
+    public func snapshot() -> ProxySnapshot {
+        let now = loop.now
+        var clientSnapshots: [ClientSnapshot] = []
+        var poolClients: [String: (active: Int, waiting: Int, idle: Int, idleInTx: Int, login: Int)] = [:]
+        for client in clients.values {
+            var state: String
+            switch client.phase {
+            case .startup, .login, .awaitingParameters: state = "login"
+            case .idle, .admin: state = "idle"
+            case .waiting: state = "waiting"
+            case .linked:
+                if let server = client.server, server.transactionStatus != .idle, server.pendingReadyForQuery == 0 {
+                    state = "idle_in_transaction"
+                } else {
+                    state = "active"
+                }
+            case .closed: continue
+            }
+            var counts = poolClients[client.database] ?? (0, 0, 0, 0, 0)
+            switch state {
+            case "active": counts.active += 1
+            case "waiting": counts.waiting += 1
+            case "idle": counts.idle += 1
+            case "idle_in_transaction": counts.idleInTx += 1
+            default: counts.login += 1
+            }
+            poolClients[client.database] = counts
+            clientSnapshots.append(ClientSnapshot(
+                id: client.id, user: client.user, database: client.database, state: state,
+                address: client.peer.host, port: client.peer.port, connectedAt: unixTime(client.connectedAt),
+                requestAt: unixTime(max(client.requestAt, client.connectedAt)),
+                waitSeconds: client.phase == .waiting ? Double(now &- client.waitStartedAt) / 1000 : 0,
+                applicationName: client.applicationName, serverID: client.server?.id,
+                heldSeconds: client.heldSeconds(now: now),
+                transactionStatus: client.server.map { String(UnicodeScalar($0.transactionStatus.rawValue)) },
+                processID: client.processID, tls: nil, lastQuery: config.logLeakQueries ? client.lastQuery : nil,
+                isAdmin: client.phase == .admin))
+        }
+        var poolSnapshots: [PoolSnapshot] = []
+        var serverSnapshots: [ServerSnapshot] = []
+        for (name, pool) in pools.sorted(by: { $0.key < $1.key }) {
+            var byState: [String: Int] = [:]
+            for server in pool.allServers {
+                byState[server.stateName, default: 0] += 1
+                serverSnapshots.append(ServerSnapshot(
+                    id: server.id, database: name, user: pool.settings.url.user, state: server.stateName,
+                    address: pool.settings.url.host, port: pool.settings.url.port,
+                    connectedAt: unixTime(server.createdAt), requestAt: unixTime(max(server.idleSince, server.linkedSince)),
+                    backendPID: server.backendKey?.processID ?? 0, clientID: server.client?.id,
+                    applicationName: server.client?.applicationName ?? "", tls: nil))
+            }
+            let counts = poolClients[name] ?? (0, 0, 0, 0, 0)
+            poolSnapshots.append(PoolSnapshot(
+                database: name, upstreamUser: pool.settings.url.user, upstreamHost: pool.settings.url.host,
+                upstreamPort: pool.settings.url.port, upstreamDatabase: pool.settings.url.database, mode: pool.settings.mode,
+                poolSize: pool.settings.poolSize, minPoolSize: pool.settings.minPoolSize, paused: pool.paused,
+                clientsActive: counts.active, clientsWaiting: counts.waiting, clientsIdle: counts.idle,
+                clientsIdleInTransaction: counts.idleInTx, clientsLogin: counts.login,
+                serversActive: byState["active", default: 0], serversIdle: byState["idle", default: 0],
+                serversUsed: byState["used", default: 0], serversTested: byState["tested", default: 0],
+                serversLogin: byState["login", default: 0],
+                maxWaitSeconds: pool.oldestWaitStart.map { Double(now &- $0) / 1000 } ?? 0,
+                stats: pool.stats, lastConnectError: pool.lastConnectFailure?.description))
+        }
+        return ProxySnapshot(version: sluiceVersion, startedAt: startedAtUnix, takenAt: Date().timeIntervalSince1970,
+                             paused: pools.values.contains { $0.paused }, shuttingDown: shuttingDown, config: config,
+                             pools: poolSnapshots, clients: clientSnapshots, servers: serverSnapshots, totals: stats)
     }
 
     // MARK: shutdown
@@ -201,6 +366,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 }
 
+/// This build's version, shown by `SHOW VERSION` and the admin console's server_version.
+public let sluiceVersion = "Sluice 0.1.0"
+
 /// Process-wide counters.
 public struct RuntimeStats: Sendable {
     public var clientsAccepted: UInt64 = 0
@@ -209,6 +377,7 @@ public struct RuntimeStats: Sendable {
     public var authFailures: UInt64 = 0
     public var cancelRequests: UInt64 = 0
     public var cancelsForwarded: UInt64 = 0
+    public var leakSuspects: UInt64 = 0
     public var clientCloses: [String: UInt64] = [:]
     public var serverCloses: [String: UInt64] = [:]
 }

@@ -13,6 +13,8 @@ public final class ClientConnection: IOHandler {
         /// Has a message to send and waits in the pool's queue.
         case waiting
         case linked = "active"
+        /// Logged in to the admin console database: Sluice answers queries itself.
+        case admin
         case closed
     }
 
@@ -42,6 +44,20 @@ public final class ClientConnection: IOHandler {
     private var passthrough = 0
     private var readInterest = true
     private var writeInterest = false
+    /// Loop time (ms) the current transaction started (first message after ReadyForQuery 'I'); nil when idle.
+    private(set) var busySince: UInt64?
+    /// Loop time (ms) of the last message forwarded.
+    private(set) var requestAt: UInt64 = 0
+    /// Loop time (ms) the current server was linked.
+    private(set) var linkedAt: UInt64 = 0
+    /// Already reported as a leak suspect in this transaction.
+    var leakReported = false
+    /// First 200 characters of the last statement (only with `log_leak_queries`).
+    private(set) var lastQuery: String?
+    private(set) var adminPrivilege: AdminPrivilege?
+    /// A lone SET/RESET query in flight; applied to `wanted` if it succeeds outside a transaction.
+    var pendingSetStatement: SetStatement?
+    private var adminSkipToSync = false
 
     init(fd: Int32, peer: SocketAddress, runtime: ProxyRuntime) {
         self.runtime = runtime
@@ -95,6 +111,7 @@ public final class ClientConnection: IOHandler {
         case .login: processLogin()
         case .idle: processIdle()
         case .linked: relayToServer()
+        case .admin: processAdmin()
         case .awaitingParameters, .waiting, .closed: break
         }
     }
@@ -198,6 +215,16 @@ public final class ClientConnection: IOHandler {
             database = login.database
             applicationName = login.applicationName
             wanted = login.parameters
+            if runtime.isAdminDatabase(database) {
+                guard let privilege = runtime.adminPrivilege(database: database, user: user) else {
+                    closeWithError(ErrorResponse(severity: .fatal, code: SQLState.insufficientPrivilege,
+                                                 message: "user \"\(user)\" is not allowed to use the admin console (not in admin_users or stats_users)"),
+                                   reason: "not_admin")
+                    return
+                }
+                startAdminSession(privilege)
+                return
+            }
             guard let pool = runtime.pool(named: database) else {
                 closeWithError(ErrorResponse(severity: .fatal, code: SQLState.invalidCatalogName,
                                              message: "database \"\(database)\" does not exist in sluice config"),
@@ -262,6 +289,7 @@ public final class ClientConnection: IOHandler {
         waitTimer?.cancel()
         waitTimer = nil
         self.server = server
+        linkedAt = runtime.loop.now
         phase = .linked
     }
 
@@ -270,6 +298,25 @@ public final class ClientConnection: IOHandler {
         guard phase == .linked else { return }
         updateInterest()
         relayToServer()
+    }
+
+    /// The server reached ReadyForQuery 'I' with nothing outstanding: the transaction is over.
+    func transactionIdle() {
+        guard let started = busySince, let pool else { return }
+        let now = runtime.loop.now
+        busySince = nil
+        pool.transactionEnded(durationMilliseconds: now - started)
+        if leakReported {
+            leakReported = false
+            runtime.logger.notice("leak suspect released its server", metadata: [
+                "client": "\(peer)", "database": "\(database)", "user": "\(user)",
+                "application_name": "\(applicationName)", "held_for_s": "\(Double(now - started) / 1000)"])
+        }
+    }
+
+    /// Seconds the current transaction has held its server (nil when idle).
+    func heldSeconds(now: UInt64) -> Double? {
+        busySince.map { Double(now - $0) / 1000 }
     }
 
     /// True when the server may go back to the pool at the next ReadyForQuery 'I'.
@@ -282,7 +329,7 @@ public final class ClientConnection: IOHandler {
         guard let server, let pool else { return }
         self.server = nil
         phase = .idle
-        pool.countTransaction()
+        pool.serverHeld(milliseconds: runtime.loop.now - linkedAt)
         pool.release(server)
         updateInterest()
         if input.readableBytes > 0 { process() }
@@ -319,6 +366,7 @@ public final class ClientConnection: IOHandler {
                 return
             }
             let total = length + 1
+            if busySince == nil && type != UInt8(ascii: "X") { busySince = runtime.loop.now }
             switch type {
             case UInt8(ascii: "X"):
                 terminate = true
@@ -326,9 +374,12 @@ public final class ClientConnection: IOHandler {
             case UInt8(ascii: "Q"), UInt8(ascii: "S"):
                 server.pendingReadyForQuery += 1
                 unsynced = false
-            case UInt8(ascii: "P"), UInt8(ascii: "B"), UInt8(ascii: "D"), UInt8(ascii: "E"),
-                 UInt8(ascii: "C"), UInt8(ascii: "H"):
-                unsynced = true
+                if type == UInt8(ascii: "Q") {
+                    if runtime.config.logLeakQueries { captureQuery(at: position, length: length) }
+                    if server.transactionStatus == .idle { detectSetStatement(at: position, length: length) }
+                }
+            case UInt8(ascii: "P"), UInt8(ascii: "B"), UInt8(ascii: "D"), UInt8(ascii: "E"), UInt8(ascii: "C"):
+                unsynced = true  // Flush ('H') starts nothing: a Flush after Sync must not pin the server
             default:
                 break
             }
@@ -337,12 +388,102 @@ public final class ClientConnection: IOHandler {
             passthrough = total - take
         }
         if position > 0 {
+            requestAt = runtime.loop.now
+            pool?.countReceived(position)
             guard server.send(input.readPointer, count: position) else { return }
             input.consume(position)
         }
         if terminate { close(reason: "client_close"); return }
         input.compact()
         updateInterest()
+    }
+
+    /// Notices a lone SET/RESET/DISCARD ALL so the setting can follow the client to other servers.
+    private func detectSetStatement(at position: Int, length: Int) {
+        guard length <= 4096, input.readableBytes - position >= length + 1 else { return }
+        var offset = position + 5
+        while offset < position + length + 1 && input.byte(at: offset) == UInt8(ascii: " ") { offset += 1 }
+        let first = input.byte(at: offset) | 0x20
+        guard first == UInt8(ascii: "s") || first == UInt8(ascii: "r") || first == UInt8(ascii: "d") else { return }
+        let bytes = input.bytes(at: position + 5, count: length - 5)
+        pendingSetStatement = SetStatement.parse(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Keeps the first 200 characters of a Query's text for leak reports.
+    private func captureQuery(at position: Int, length: Int) {
+        let available = min(length - 4, 800, input.readableBytes - position - 5)
+        guard available > 0 else { return }
+        let bytes = input.bytes(at: position + 5, count: available)
+        let text = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        lastQuery = String(text.prefix(200))
+    }
+
+    // MARK: admin console
+
+    private func startAdminSession(_ privilege: AdminPrivilege) {
+        adminPrivilege = privilege
+        loginTimer?.cancel()
+        (processID, secretKey) = runtime.registerCancelKey(for: self)
+        var writer = MessageWriter()
+        for (name, value) in [("server_version", "15.0 (\(sluiceVersion))"), ("server_encoding", "UTF8"),
+                              ("client_encoding", "UTF8"), ("DateStyle", "ISO"), ("TimeZone", "UTC"),
+                              ("integer_datetimes", "on"), ("standard_conforming_strings", "on"),
+                              ("application_name", applicationName)] {
+            writer.write(ParameterStatus(name: name, value: value))
+        }
+        writer.write(BackendKeyData(processID: processID, secretKey: secretKey))
+        writer.write(ReadyForQuery(status: .idle))
+        phase = .admin
+        send(writer.bytes)
+        runtime.clientLoggedIn(self)
+        updateInterest()
+        if input.readableBytes > 0 { process() }
+    }
+
+    /// Admin console: answer simple queries; the extended protocol is refused until Sync.
+    private func processAdmin() {
+        while phase == .admin && input.readableBytes >= 5 {
+            let type = input.byte(at: 0)
+            let length = Int(input.int32(at: 1))
+            guard length >= 4, length <= 1 << 20 else {
+                closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                                             message: "invalid message length \(length)"), reason: "protocol_violation")
+                return
+            }
+            guard input.readableBytes >= length + 1 else { return }
+            let body = input.bytes(at: 5, count: length - 4)
+            input.consume(length + 1)
+            requestAt = runtime.loop.now
+            switch type {
+            case UInt8(ascii: "X"):
+                close(reason: "client_close")
+                return
+            case UInt8(ascii: "Q"):
+                let text = (try? Query.decode(body: body[...]).query) ?? ""
+                var bytes: [UInt8]
+                var action: AdminAction?
+                if let console = runtime.adminConsole, let privilege = adminPrivilege {
+                    let reply = console.execute(query: text, privilege: privilege, snapshot: runtime.snapshot())
+                    bytes = reply.bytes
+                    action = reply.action
+                } else {
+                    bytes = ErrorResponse(severity: .error, code: SQLState.featureNotSupported,
+                                          message: "the admin console is not available in this build").encoded
+                }
+                ReadyForQuery(status: .idle).encode(into: &bytes)
+                send(bytes)
+                if let action { runtime.perform(action) }
+            case UInt8(ascii: "S"):
+                adminSkipToSync = false
+                send(ReadyForQuery(status: .idle).encoded)
+            default:
+                if !adminSkipToSync {
+                    adminSkipToSync = true
+                    send(ErrorResponse(severity: .error, code: SQLState.featureNotSupported,
+                                       message: "the admin console supports the simple query protocol only").encoded)
+                }
+            }
+        }
     }
 
     // MARK: closing

@@ -35,6 +35,8 @@ public final class ServerConnection: IOHandler {
     var pendingReadyForQuery = 0
     /// Bytes of a server message still to forward unparsed.
     private var passthrough = 0
+    /// An ErrorResponse passed since the last ReadyForQuery.
+    private var sawError = false
     private var internalQueries: [String] = []
     private var internalError: ErrorResponse?
     private var internalCompletion: ((ErrorResponse?) -> Void)?
@@ -214,7 +216,7 @@ public final class ServerConnection: IOHandler {
                 runtime.logger.info("server connected", metadata: [
                     "database": "\(pool.settings.database)", "server": "\(id)",
                     "backend_pid": "\(key?.processID ?? 0)", "connect_ms": "\(micros / 1000)"])
-                pool.serverReady(self, parameters: parameters)
+                pool.serverReady(self, parameters: parameters, connectMicroseconds: micros)
                 return false
             }
         }
@@ -298,7 +300,7 @@ public final class ServerConnection: IOHandler {
                     self.pool.release(self)
                     return
                 }
-                self.parameters.aligned(set: alignment.set, reset: alignment.reset)
+                self.parameters.aligned(set: alignment.set, reset: alignment.reset, replay: alignment.replay)
                 self.state = .linked
                 self.updateInterest()
                 client.serverReadyForRelay()
@@ -325,6 +327,9 @@ public final class ServerConnection: IOHandler {
         client = nil
         guard case .linked = state, pendingReadyForQuery == 0, passthrough == 0, !clientMidMessage,
               input.readableBytes == 0 else {
+            // The backend may be busy for a long time (pg_sleep, a big sort) and only notices a
+            // closed socket when it next writes: cancel it so it stops and rolls back now.
+            cancelBackend()
             close(reason: "client_close_mid_query")
             return
         }
@@ -340,6 +345,14 @@ public final class ServerConnection: IOHandler {
             if self.pool.settings.mode == .session { self.parameters.discarded() }
             self.pool.release(self)
         }
+    }
+
+    /// Sends a CancelRequest for this server's backend on a new connection.
+    func cancelBackend() {
+        guard let key = backendKey else { return }
+        let url = pool.settings.url
+        CancelForwarder.send(StartupPacket.cancelRequest(processID: key.processID, secretKey: key.secretKey).encoded,
+                             host: url.host, port: url.port, timeout: pool.settings.serverConnectTimeout, loop: runtime.loop)
     }
 
     // MARK: relay server → client
@@ -371,10 +384,26 @@ public final class ServerConnection: IOHandler {
                 position += total
                 if pendingReadyForQuery > 0 { pendingReadyForQuery -= 1 }
                 pool.countQuery()
-                if pendingReadyForQuery == 0 && transactionStatus == .idle && client.canReleaseServer {
-                    transactionDone = true
-                    break scan
+                if let statement = client.pendingSetStatement {
+                    client.pendingSetStatement = nil
+                    if transactionStatus == .idle && !sawError {
+                        client.wanted.apply(statement)
+                        parameters.clientRan(statement)
+                    }
                 }
+                sawError = false
+                if pendingReadyForQuery == 0 && transactionStatus == .idle {
+                    client.transactionIdle()
+                    if client.canReleaseServer {
+                        transactionDone = true
+                        break scan
+                    }
+                }
+            case ErrorResponse.typeCode:
+                sawError = true
+                let take = min(total, available - position)
+                position += take
+                passthrough = total - take
             case ParameterStatus.typeCode where total <= 16384:
                 guard available - position >= total else { break scan }
                 if let status = try? ParameterStatus.decode(body: input.bytes(at: position + 5, count: length - 4)[...]) {
@@ -390,6 +419,7 @@ public final class ServerConnection: IOHandler {
             }
         }
         if position > 0 {
+            pool.countSent(position)
             guard client.sendToClient(input.readPointer, count: position) else { return }
             input.consume(position)
         }

@@ -4,7 +4,26 @@
 /// Keys are lower-cased GUC names.
 public struct SessionParameters: Equatable, Sendable {
     public private(set) var values: [String: String] = [:]
+    /// Settings the client changed with a lone `SET` statement, replayed verbatim by name.
+    public private(set) var statements: [String: String] = [:]
+    /// The startup values, which `RESET` returns to.
+    public private(set) var startup: [String: String] = [:]
     public init() {}
+
+    /// Applies a `SET`/`RESET`/`RESET ALL` the client ran successfully outside a transaction.
+    public mutating func apply(_ statement: SetStatement) {
+        switch statement {
+        case .set(let name, let sql):
+            values[name] = nil
+            statements[name] = sql
+        case .reset(let name):
+            statements[name] = nil
+            values[name] = startup[name]
+        case .resetAll:
+            statements = [:]
+            values = startup
+        }
+    }
 
     public subscript(name: String) -> String? {
         get { values[name.lowercased()] }
@@ -25,6 +44,7 @@ public struct SessionParameters: Equatable, Sendable {
         if let options = pairs.first(where: { $0.name == "options" })?.value {
             for (name, value) in try parseOptions(options) { result[name] = value }
         }
+        result.startup = result.values
         return result
     }
 
@@ -92,7 +112,25 @@ public struct ServerParameterState: Equatable, Sendable {
     public var reportedNames: Set<String> = []
     /// Names Sluice changed from the server's default on this connection.
     public var setBySluice: Set<String> = []
+    /// `SET` statements run on this connection, by setting name.
+    public var statements: [String: String] = [:]
     public init() {}
+
+    /// A client ran this statement on the server successfully.
+    public mutating func clientRan(_ statement: SetStatement) {
+        switch statement {
+        case .set(let name, let sql):
+            statements[name] = sql
+            if !reportedNames.contains(name) { current[name] = nil }
+            setBySluice.remove(name)
+        case .reset(let name):
+            statements[name] = nil
+            if !reportedNames.contains(name) { current[name] = nil }
+            setBySluice.remove(name)
+        case .resetAll:
+            discarded()
+        }
+    }
 
     /// Records a ParameterStatus from the server.
     public mutating func reported(name: String, value: String) {
@@ -102,28 +140,41 @@ public struct ServerParameterState: Equatable, Sendable {
     }
 
     /// The statement that makes this server's session match `wanted`, or nil if it already does.
-    public func alignment(to wanted: SessionParameters) -> (sql: String, set: [String: String], reset: [String])? {
+    public func alignment(to wanted: SessionParameters)
+        -> (sql: String, set: [String: String], reset: [String], replay: [String: String])? {
         var set: [String: String] = [:]
         var reset: [String] = []
-        for (name, value) in wanted.values where current[name] != value { set[name] = value }
-        for name in setBySluice where wanted.values[name] == nil { reset.append(name) }
-        if set.isEmpty && reset.isEmpty { return nil }
+        for (name, value) in wanted.values where current[name] != value || statements[name] != nil { set[name] = value }
+        for name in setBySluice where wanted.values[name] == nil && wanted.statements[name] == nil { reset.append(name) }
+        for name in statements.keys where wanted.values[name] == nil && wanted.statements[name] == nil && !reset.contains(name) {
+            reset.append(name)
+        }
+        let replay = wanted.statements.filter { statements[$0.key] != $0.value }
+        if set.isEmpty && reset.isEmpty && replay.isEmpty { return nil }
         var sql = ""
+        for name in reset.sorted() { sql += "RESET \(quoteIdentifier(name));" }
         for name in set.keys.sorted() {
             sql += "SET \(quoteIdentifier(name)) TO \(quoteLiteral(set[name]!));"
         }
-        for name in reset.sorted() { sql += "RESET \(quoteIdentifier(name));" }
-        return (sql, set, reset)
+        for name in replay.keys.sorted() { sql += replay[name]! + ";" }
+        return (sql, set, reset, replay)
     }
 
     /// Applies a successful alignment (called after its ReadyForQuery, so reported names
     /// already carry the server's own spelling; the client's spelling is kept for comparison).
-    public mutating func aligned(set: [String: String], reset: [String]) {
+    public mutating func aligned(set: [String: String], reset: [String], replay: [String: String] = [:]) {
+        for name in reset {
+            setBySluice.remove(name)
+            statements[name] = nil
+            if !reportedNames.contains(name) { current[name] = nil }
+        }
         for (name, value) in set {
             current[name] = value
+            statements[name] = nil
             setBySluice.insert(name)
         }
-        for name in reset {
+        for (name, sql) in replay {
+            statements[name] = sql
             setBySluice.remove(name)
             if !reportedNames.contains(name) { current[name] = nil }
         }
@@ -132,7 +183,9 @@ public struct ServerParameterState: Equatable, Sendable {
     /// After `DISCARD ALL` / `RESET ALL` nothing Sluice set remains (reported ones were re-reported).
     public mutating func discarded() {
         for name in setBySluice where !reportedNames.contains(name) { current[name] = nil }
+        for name in statements.keys where !reportedNames.contains(name) { current[name] = nil }
         setBySluice.removeAll()
+        statements.removeAll()
     }
 }
 

@@ -1,0 +1,61 @@
+// ShowConfig: `SHOW CONFIG` — every `[sluice]` key with its value, its default and whether RELOAD changes it.
+import SluiceConfig
+import SluiceCore
+
+/// PgBouncer's `SHOW CONFIG` columns (`key`, `value`, `default`, `changeable`), sorted by key.
+/// Values are written as in the TOML file: lists comma-separated, seconds without a needless `.0`,
+/// booleans `true`/`false`, an unset `admin_listen` empty. Keys bound at start (`listen`, `workers`,
+/// `admin_listen`) are not changeable.
+final class ShowConfig: AdminCommand {
+    let name = "SHOW CONFIG"
+    let requiresAdmin = false
+
+    /// One `[sluice]` key: how to write its value and whether RELOAD applies it.
+    struct Entry {
+        var key: String
+        var changeable: Bool
+        var value: (SluiceConfig) -> String
+    }
+
+    /// Every key of `SluiceConfig.keys` (a test checks the two lists agree).
+    static let entries: [Entry] = [
+        Entry(key: "listen", changeable: false) { $0.listen.map(\.description).joined(separator: ",") },
+        Entry(key: "pool_mode", changeable: true) { $0.poolMode.rawValue },
+        Entry(key: "max_client_conn", changeable: true) { String($0.maxClientConn) },
+        Entry(key: "default_pool_size", changeable: true) { String($0.defaultPoolSize) },
+        Entry(key: "min_pool_size", changeable: true) { String($0.minPoolSize) },
+        Entry(key: "server_reset_query", changeable: true) { $0.serverResetQuery },
+        Entry(key: "client_auth", changeable: true) { $0.clientAuth.rawValue },
+        Entry(key: "max_packet_size", changeable: true) { String($0.maxPacketSize) },
+        Entry(key: "client_login_timeout", changeable: true) { formatDecimal($0.clientLoginTimeout) },
+        Entry(key: "query_wait_timeout", changeable: true) { formatDecimal($0.queryWaitTimeout) },
+        Entry(key: "server_connect_timeout", changeable: true) { formatDecimal($0.serverConnectTimeout) },
+        Entry(key: "server_login_retry", changeable: true) { formatDecimal($0.serverLoginRetry) },
+        Entry(key: "server_lifetime", changeable: true) { formatDecimal($0.serverLifetime) },
+        Entry(key: "server_idle_timeout", changeable: true) { formatDecimal($0.serverIdleTimeout) },
+        Entry(key: "shutdown_timeout", changeable: true) { formatDecimal($0.shutdownTimeout) },
+        Entry(key: "workers", changeable: false) { String($0.workers) },
+        Entry(key: "log_level", changeable: true) { $0.logLevel.rawValue },
+        Entry(key: "admin_listen", changeable: false) { $0.adminListen?.description ?? "" },
+        Entry(key: "admin_users", changeable: true) { $0.adminUsers.joined(separator: ",") },
+        Entry(key: "stats_users", changeable: true) { $0.statsUsers.joined(separator: ",") },
+        Entry(key: "leak_detection_threshold", changeable: true) { formatDecimal($0.leakDetectionThreshold) },
+        Entry(key: "log_leak_queries", changeable: true) { $0.logLeakQueries ? "true" : "false" },
+    ]
+
+    static let columns: [Column] = [.text("key"), .text("value"), .text("default"), .text("changeable")]
+
+    private let defaults = SluiceConfig()
+
+    func run(arguments: [String], snapshot: ProxySnapshot) -> CommandOutcome {
+        if let refusal = CommandOutcome.noArguments(self, arguments) { return refusal }
+        var result = ResultSet(Self.columns)
+        for entry in Self.entries.sorted(by: { $0.key < $1.key }) {
+            result.append([
+                .text(entry.key), .text(entry.value(snapshot.config)), .text(entry.value(defaults)),
+                .text(entry.changeable ? "yes" : "no"),
+            ])
+        }
+        return .rows(result)
+    }
+}

@@ -1,0 +1,62 @@
+// MetricCatalog: the name and help text of every metric SluiceMetrics writes (one help per name, always).
+import Prometheus
+
+/// A metric family Sluice exports from snapshots.
+struct MetricName: Hashable {
+    var name: String
+    var help: String
+
+    var descriptor: MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+}
+
+enum MetricCatalog {
+    // Gauges.
+    static let clients = MetricName(name: "sluice_clients", help: "Client connections by pool and state.")
+    static let servers = MetricName(name: "sluice_servers", help: "Server (upstream) connections by pool and state.")
+    static let poolSize = MetricName(name: "sluice_pool_size", help: "Largest number of server connections of the pool.")
+    static let poolMinSize = MetricName(name: "sluice_pool_min_size", help: "Server connections the pool keeps open even when idle.")
+    static let poolMaxWait = MetricName(name: "sluice_pool_max_wait_seconds",
+                                        help: "Seconds the oldest waiting client of the pool has waited for a server.")
+    static let poolPaused = MetricName(name: "sluice_pool_paused", help: "1 while the pool is paused (PAUSE), else 0.")
+    static let leakSuspects = MetricName(name: "sluice_leak_suspects",
+                                         help: "Clients holding a server longer than leak_detection_threshold.")
+    static let clientsByApplication = MetricName(
+        name: "sluice_clients_by_application",
+        help: "Client connections by application_name (the 20 largest; the rest as other).")
+    static let oldestClientAge = MetricName(name: "sluice_oldest_client_age_seconds",
+                                            help: "Age in seconds of the longest-connected client of the database.")
+    static let up = MetricName(name: "sluice_up", help: "1 while Sluice is running.")
+    static let maxClientConn = MetricName(name: "sluice_max_client_conn", help: "Configured max_client_conn.")
+
+    // Counters.
+    static let transactions = MetricName(name: "sluice_transactions_total", help: "Transactions completed through the pool.")
+    static let queries = MetricName(name: "sluice_queries_total", help: "Queries completed, over all pools.")
+    static let receivedBytes = MetricName(name: "sluice_received_bytes_total", help: "Bytes received from clients.")
+    static let sentBytes = MetricName(name: "sluice_sent_bytes_total", help: "Bytes sent to clients.")
+    static let serversOpened = MetricName(name: "sluice_server_connections_opened_total",
+                                          help: "Server connections opened (login attempts started).")
+    static let connectFailures = MetricName(name: "sluice_server_connect_failures_total",
+                                            help: "Server connections that failed to connect or log in.")
+    static let queueTimeouts = MetricName(name: "sluice_queue_timeouts_total",
+                                          help: "Clients refused after waiting query_wait_timeout for a server.")
+    static let clientsAccepted = MetricName(name: "sluice_client_connections_accepted_total",
+                                            help: "Client connections accepted by the listeners.")
+    static let clientsRefused = MetricName(name: "sluice_client_connections_refused_total",
+                                           help: "Client connections refused (limits, shutdown).")
+    static let clientsClosed = MetricName(name: "sluice_client_connections_closed_total",
+                                          help: "Client connections closed, by reason.")
+    static let serversClosed = MetricName(name: "sluice_server_connections_closed_total",
+                                          help: "Server connections closed, by reason.")
+    static let authFailures = MetricName(name: "sluice_auth_failures_total", help: "Client logins refused for bad credentials.")
+    static let cancelRequests = MetricName(name: "sluice_cancel_requests_total", help: "CancelRequest packets received.")
+    static let leakSuspectsTotal = MetricName(name: "sluice_leak_suspects_total",
+                                              help: "Clients that became leak suspects (counted once per hold).")
+
+    /// The swift-metrics timers the core records (histograms in seconds); see `SluiceMetrics.durationBuckets`.
+    static let coreTimers = [
+        "sluice_pool_wait_seconds", "sluice_server_hold_seconds",
+        "sluice_transaction_duration_seconds", "sluice_upstream_connect_seconds",
+    ]
+}

@@ -1,0 +1,44 @@
+// SnapshotCounters: the cumulative numbers one snapshot yields for counters (pure; deltas are SluiceMetrics's job).
+import SluiceCore
+
+/// A cumulative number read from the snapshot. `source` names where it comes from (a pool, a raw
+/// reason), so several sources can feed one counter and each is followed on its own.
+struct CounterSample {
+    var metric: MetricName
+    var labels: [(String, String)]
+    var source: String
+    var cumulative: UInt64
+}
+
+enum SnapshotCounters {
+    static func samples(_ snapshot: ProxySnapshot) -> [CounterSample] {
+        var samples: [CounterSample] = []
+        func add(_ metric: MetricName, _ labels: [(String, String)], source: String, _ value: UInt64) {
+            samples.append(CounterSample(metric: metric, labels: labels, source: source, cumulative: value))
+        }
+        for pool in snapshot.pools {
+            let database = [("database", pool.database)]
+            let source = "pool:" + pool.database
+            let stats = pool.stats
+            add(MetricCatalog.transactions, database, source: source, stats.transactions)
+            add(MetricCatalog.queries, [], source: source, stats.queries)
+            add(MetricCatalog.receivedBytes, [], source: source, stats.bytesReceived)
+            add(MetricCatalog.sentBytes, [], source: source, stats.bytesSent)
+            add(MetricCatalog.serversOpened, database, source: source, stats.serversOpened)
+            add(MetricCatalog.connectFailures, database, source: source, stats.connectFailures)
+            add(MetricCatalog.queueTimeouts, database, source: source, stats.queueTimeouts)
+        }
+        let totals = snapshot.totals
+        add(MetricCatalog.clientsAccepted, [], source: "runtime", totals.clientsAccepted)
+        add(MetricCatalog.clientsRefused, [], source: "runtime", totals.clientsRefused)
+        add(MetricCatalog.authFailures, [], source: "runtime", totals.authFailures)
+        add(MetricCatalog.cancelRequests, [], source: "runtime", totals.cancelRequests)
+        for (reason, count) in totals.clientCloses {
+            add(MetricCatalog.clientsClosed, [("reason", CloseReason.label(reason))], source: "reason:" + reason, count)
+        }
+        for (reason, count) in totals.serverCloses {
+            add(MetricCatalog.serversClosed, [("reason", CloseReason.label(reason))], source: "reason:" + reason, count)
+        }
+        return samples
+    }
+}

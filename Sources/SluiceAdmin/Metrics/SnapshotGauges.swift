@@ -1,0 +1,82 @@
+// SnapshotGauges: the gauge samples one snapshot yields (pure; SluiceMetrics writes them to the registry).
+import SluiceCore
+
+/// One gauge value. Labels are sorted by name so a label set always renders the same way.
+struct GaugeSample {
+    var metric: MetricName
+    var labels: [(String, String)]
+    var value: Double
+}
+
+enum SnapshotGauges {
+    /// Distinct `application_name` values exported before the rest are summed as `other`.
+    static let applicationLimit = 20
+    /// The label value for clients that sent no application_name.
+    static let unnamedApplication = "none"
+
+    static func samples(_ snapshot: ProxySnapshot) -> [GaugeSample] {
+        var samples: [GaugeSample] = []
+        func add(_ metric: MetricName, _ labels: [(String, String)], _ value: Double) {
+            samples.append(GaugeSample(metric: metric, labels: labels.sorted { $0.0 < $1.0 }, value: value))
+        }
+        var databases = Set<String>()
+        for pool in snapshot.pools {
+            databases.insert(pool.database)
+            let pair = [("database", pool.database), ("user", pool.upstreamUser)]
+            let clients: [(String, Int)] = [
+                ("active", pool.clientsActive), ("waiting", pool.clientsWaiting), ("idle", pool.clientsIdle),
+                ("idle_in_transaction", pool.clientsIdleInTransaction), ("login", pool.clientsLogin),
+            ]
+            for (state, count) in clients { add(MetricCatalog.clients, pair + [("state", state)], Double(count)) }
+            let servers: [(String, Int)] = [
+                ("active", pool.serversActive), ("idle", pool.serversIdle), ("used", pool.serversUsed),
+                ("tested", pool.serversTested), ("login", pool.serversLogin),
+            ]
+            for (state, count) in servers { add(MetricCatalog.servers, pair + [("state", state)], Double(count)) }
+            add(MetricCatalog.poolSize, pair, Double(pool.poolSize))
+            add(MetricCatalog.poolMinSize, pair, Double(pool.minPoolSize))
+            add(MetricCatalog.poolMaxWait, pair, pool.maxWaitSeconds)
+            add(MetricCatalog.poolPaused, pair, pool.paused ? 1 : 0)
+        }
+
+        var suspects: [String: Int] = [:]
+        for client in snapshot.leakSuspects where databases.contains(client.database) {
+            suspects[client.database, default: 0] += 1
+        }
+        var oldest: [String: Double] = [:]
+        for client in snapshot.clients where databases.contains(client.database) {
+            oldest[client.database] = min(oldest[client.database] ?? client.connectedAt, client.connectedAt)
+        }
+        for database in databases.sorted() {
+            add(MetricCatalog.leakSuspects, [("database", database)], Double(suspects[database] ?? 0))
+            let age = oldest[database].map { max(0, snapshot.takenAt - $0) } ?? 0
+            add(MetricCatalog.oldestClientAge, [("database", database)], age)
+        }
+
+        for (name, count) in applicationCounts(snapshot.clients) {
+            add(MetricCatalog.clientsByApplication, [("application_name", name)], Double(count))
+        }
+        add(MetricCatalog.up, [], 1)
+        add(MetricCatalog.maxClientConn, [], Double(snapshot.config.maxClientConn))
+        return samples
+    }
+
+    /// Clients per application_name: the `applicationLimit` largest (ties by name), the rest as `other`.
+    static func applicationCounts(_ clients: [ClientSnapshot]) -> [(String, Int)] {
+        var counts: [String: Int] = [:]
+        for client in clients {
+            counts[client.applicationName.isEmpty ? unnamedApplication : client.applicationName, default: 0] += 1
+        }
+        let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        var result = Array(ranked.prefix(applicationLimit)).map { ($0.key, $0.value) }
+        let rest = ranked.dropFirst(applicationLimit).reduce(0) { $0 + $1.value }
+        if rest > 0 {
+            if let index = result.firstIndex(where: { $0.0 == "other" }) {
+                result[index].1 += rest
+            } else {
+                result.append(("other", rest))
+            }
+        }
+        return result
+    }
+}

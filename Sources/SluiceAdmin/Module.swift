@@ -1,1 +1,0 @@
-// SluiceAdmin: placeholder until its first file lands.

@@ -1,0 +1,136 @@
+// SluiceMetricsTests: render() gauges and counters from snapshots, parsed line by line.
+@testable import SluiceCore
+import SluiceAdmin
+import XCTest
+
+final class SluiceMetricsTests: XCTestCase {
+    func snapshot(clients: [ClientSnapshot] = [], totals: RuntimeStats = RuntimeStats(),
+                  appStats: PoolStats = PoolStats(), takenAt: Double = Fixtures.now) -> ProxySnapshot {
+        let pools = [
+            Fixtures.pool("app", user: "app_owner", stats: appStats,
+                          clients: (active: 5, waiting: 3, idle: 12, idleInTransaction: 1, login: 2),
+                          servers: (active: 6, idle: 2, used: 1, tested: 0, login: 1),
+                          maxWait: 0.75, poolSize: 10, minPoolSize: 2, paused: true),
+            Fixtures.pool("reports", user: "reader"),
+        ]
+        return Fixtures.snapshot(pools: pools, clients: clients, totals: totals, takenAt: takenAt)
+    }
+
+    func testGauges() {
+        let clients = [
+            Fixtures.client(1, application: "web", connectedAgo: 500),
+            Fixtures.client(2, application: "web", connectedAgo: 20),
+            Fixtures.client(3, application: "", connectedAgo: 10, held: 31, transactionStatus: "T"),
+            Fixtures.client(4, database: "sluice", application: "psql", connectedAgo: 900, isAdmin: true),
+        ]
+        let exposition = Exposition(SluiceMetrics().render(snapshot(clients: clients)))
+        XCTAssertEqual(exposition[#"sluice_clients{database="app",state="waiting",user="app_owner"}"#], 3)
+        XCTAssertEqual(exposition[#"sluice_clients{database="app",state="active",user="app_owner"}"#], 5)
+        XCTAssertEqual(exposition[#"sluice_clients{database="app",state="idle",user="app_owner"}"#], 12)
+        XCTAssertEqual(exposition[#"sluice_clients{database="app",state="idle_in_transaction",user="app_owner"}"#], 1)
+        XCTAssertEqual(exposition[#"sluice_clients{database="app",state="login",user="app_owner"}"#], 2)
+        XCTAssertEqual(exposition[#"sluice_clients{database="reports",state="waiting",user="reader"}"#], 0)
+        XCTAssertEqual(exposition[#"sluice_servers{database="app",state="active",user="app_owner"}"#], 6)
+        XCTAssertEqual(exposition[#"sluice_servers{database="app",state="used",user="app_owner"}"#], 1)
+        XCTAssertEqual(exposition[#"sluice_servers{database="app",state="login",user="app_owner"}"#], 1)
+        XCTAssertEqual(exposition.family("sluice_servers").count, 10)
+        XCTAssertEqual(exposition[#"sluice_pool_size{database="app",user="app_owner"}"#], 10)
+        XCTAssertEqual(exposition[#"sluice_pool_min_size{database="app",user="app_owner"}"#], 2)
+        XCTAssertEqual(exposition[#"sluice_pool_max_wait_seconds{database="app",user="app_owner"}"#], 0.75)
+        XCTAssertEqual(exposition[#"sluice_pool_paused{database="app",user="app_owner"}"#], 1)
+        XCTAssertEqual(exposition[#"sluice_pool_paused{database="reports",user="reader"}"#], 0)
+        XCTAssertEqual(exposition[#"sluice_leak_suspects{database="app"}"#], 1)
+        XCTAssertEqual(exposition[#"sluice_leak_suspects{database="reports"}"#], 0)
+        XCTAssertEqual(exposition[#"sluice_oldest_client_age_seconds{database="app"}"#], 500, "admin sessions excluded")
+        XCTAssertEqual(exposition[#"sluice_oldest_client_age_seconds{database="reports"}"#], 0)
+        XCTAssertEqual(exposition[#"sluice_clients_by_application{application_name="web"}"#], 2)
+        XCTAssertEqual(exposition[#"sluice_clients_by_application{application_name="none"}"#], 1)
+        XCTAssertEqual(exposition[#"sluice_clients_by_application{application_name="psql"}"#], 1)
+        XCTAssertEqual(exposition["sluice_up"], 1)
+        XCTAssertEqual(exposition["sluice_max_client_conn"], 5000)
+        XCTAssertEqual(exposition.types["sluice_clients"], "gauge")
+        XCTAssertEqual(exposition.help["sluice_clients"], "Client connections by pool and state.")
+    }
+
+    func testCountersGrowByTheDeltaAndNeverDecrease() {
+        let metrics = SluiceMetrics()
+        var totals = RuntimeStats()
+        totals.clientsAccepted = 10
+        totals.authFailures = 1
+        totals.clientCloses = ["client_close": 4]
+        totals.serverCloses = ["upstream_closed:57P01": 2, "lifetime": 1]
+        var stats = PoolStats()
+        stats.transactions = 100
+        stats.queries = 300
+        stats.bytesReceived = 1000
+        stats.queueTimeouts = 1
+        let first = Exposition(metrics.render(snapshot(totals: totals, appStats: stats)))
+        XCTAssertEqual(first[#"sluice_transactions_total{database="app"}"#], 100)
+        XCTAssertEqual(first[#"sluice_transactions_total{database="reports"}"#], 0)
+        XCTAssertEqual(first["sluice_queries_total"], 300)
+        XCTAssertEqual(first["sluice_received_bytes_total"], 1000)
+        XCTAssertEqual(first["sluice_client_connections_accepted_total"], 10)
+        XCTAssertEqual(first["sluice_auth_failures_total"], 1)
+        XCTAssertEqual(first[#"sluice_queue_timeouts_total{database="app"}"#], 1)
+        XCTAssertEqual(first[#"sluice_client_connections_closed_total{reason="client_close"}"#], 4)
+        XCTAssertEqual(first[#"sluice_server_connections_closed_total{reason="upstream_closed"}"#], 2)
+        XCTAssertEqual(first[#"sluice_server_connections_closed_total{reason="lifetime"}"#], 1)
+        XCTAssertEqual(first.types["sluice_queries_total"], "counter")
+
+        totals.clientsAccepted = 15
+        totals.serverCloses["upstream_closed:57P01"] = 3
+        totals.serverCloses["upstream_closed:08006"] = 4
+        stats.transactions = 130
+        stats.queries = 200  // went backwards (pool recreated): no decrease
+        let second = Exposition(metrics.render(snapshot(totals: totals, appStats: stats)))
+        XCTAssertEqual(second[#"sluice_transactions_total{database="app"}"#], 130)
+        XCTAssertEqual(second["sluice_queries_total"], 300)
+        XCTAssertEqual(second["sluice_client_connections_accepted_total"], 15)
+        XCTAssertEqual(second[#"sluice_server_connections_closed_total{reason="upstream_closed"}"#], 7)
+
+        stats.queries = 260
+        let third = Exposition(metrics.render(snapshot(totals: totals, appStats: stats)))
+        XCTAssertEqual(third["sluice_queries_total"], 360, "counts again from the new value")
+    }
+
+    func testApplicationNamesAreCappedAtTwentyPlusOther() {
+        var clients: [ClientSnapshot] = []
+        var id: UInt64 = 0
+        for app in 0..<25 {
+            for _ in 0...(app < 5 ? 3 : 1) {
+                id += 1
+                clients.append(Fixtures.client(id, application: String(format: "app%02d", app)))
+            }
+        }
+        let family = Exposition(SluiceMetrics().render(snapshot(clients: clients))).family("sluice_clients_by_application")
+        XCTAssertEqual(family.count, 21)
+        XCTAssertEqual(family[#"sluice_clients_by_application{application_name="app00"}"#], 4)
+        XCTAssertEqual(family[#"sluice_clients_by_application{application_name="app05"}"#], 2)
+        XCTAssertEqual(family[#"sluice_clients_by_application{application_name="app19"}"#], 2)
+        XCTAssertNil(family[#"sluice_clients_by_application{application_name="app20"}"#])
+        XCTAssertEqual(family[#"sluice_clients_by_application{application_name="other"}"#], 10)
+        XCTAssertEqual(family.values.reduce(0, +), Double(clients.count))
+    }
+
+    func testStaleApplicationNamesDisappear() {
+        let metrics = SluiceMetrics()
+        _ = metrics.render(snapshot(clients: [Fixtures.client(1, application: "batch")]))
+        let later = Exposition(metrics.render(snapshot(clients: [Fixtures.client(2, application: "web")])))
+        XCTAssertNil(later[#"sluice_clients_by_application{application_name="batch"}"#])
+        XCTAssertEqual(later[#"sluice_clients_by_application{application_name="web"}"#], 1)
+    }
+
+    func testLeakSuspectsTotalCountsEachSuspectOnce() {
+        let metrics = SluiceMetrics()
+        let suspect = Fixtures.client(1, held: 40, transactionStatus: "T")
+        let other = Fixtures.client(2, held: 35, transactionStatus: "T")
+        let key = #"sluice_leak_suspects_total{database="app"}"#
+        XCTAssertEqual(Exposition(metrics.render(snapshot())).samples[key], 0)
+        XCTAssertEqual(Exposition(metrics.render(snapshot(clients: [suspect]))).samples[key], 1)
+        XCTAssertEqual(Exposition(metrics.render(snapshot(clients: [suspect, other]))).samples[key], 2)
+        XCTAssertEqual(Exposition(metrics.render(snapshot(clients: [suspect, other]))).samples[key], 2)
+        _ = metrics.render(snapshot(clients: [other]))
+        XCTAssertEqual(Exposition(metrics.render(snapshot(clients: [suspect, other]))).samples[key], 3,
+                       "a client that stopped and started holding again counts again")
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderAdmin: XCTestCase { func testNothing() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderSluiceIOTests: XCTestCase { func testNothing() {} }

@@ -1,0 +1,228 @@
+# Shared helpers for Sluice's scripts: dependencies, throwaway PostgreSQL clusters, the Python venv.
+# Source it (". scripts/lib/common.sh"); it defines functions and SLUICE_REPO, and runs nothing.
+
+SLUICE_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SLUICE_PG_BIN="${SLUICE_PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+# Debian packages the build, the tests and the benchmarks need.
+SLUICE_APT_PACKAGES=(
+  postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev libssl-dev
+  pgbouncer libpostgresql-jdbc-java default-jre-headless pkg-config python3-venv
+)
+# Python packages of the integration suite (pip requirement specifiers).
+SLUICE_PY_PACKAGES=(
+  pytest pytest-timeout psycopg2-binary "psycopg[binary]" asyncpg sqlalchemy django prometheus_client
+)
+
+sluice_log() { printf '[sluice] %s\n' "$*" >&2; }
+
+# sluice_section TITLE: a header that stands out in CI logs.
+sluice_section() {
+  printf '\n==================== %s ====================\n' "$*"
+}
+
+_sluice_pkg_installed() {
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+# sluice_install_deps: apt-get install whatever of SLUICE_APT_PACKAGES is missing.
+# A warm machine (everything installed) never touches apt.
+sluice_install_deps() {
+  local missing=() pkg
+  for pkg in "${SLUICE_APT_PACKAGES[@]}"; do
+    _sluice_pkg_installed "$pkg" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    sluice_log "apt packages: all present"
+    return 0
+  fi
+  sluice_log "apt packages missing: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    sluice_log "not root: cannot apt-get install ${missing[*]}"
+    return 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  local installable=()
+  for pkg in "${missing[@]}"; do
+    if apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+      installable+=("$pkg")
+    elif [ "$pkg" = python3-venv ]; then
+      # python3 may be a pyenv build that has venv built in.
+      sluice_log "python3-venv not available from apt; relying on python3's own venv"
+    else
+      sluice_log "apt has no candidate for package $pkg"
+      return 1
+    fi
+  done
+  [ "${#installable[@]}" -gt 0 ] || return 0
+  # Keep package scripts from starting services (the postgresql and pgbouncer
+  # packages would start a cluster on 5432 and a pooler on 6432).
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    made_policy=1
+  fi
+  local rc=0
+  apt-get install -y -q --no-install-recommends "${installable[@]}" || rc=$?
+  [ "$made_policy" -eq 0 ] || rm -f "$policy"
+  return "$rc"
+}
+
+# sluice_pg_dir NAME: the cluster's directory, through the symlink if it has one.
+sluice_pg_dir() {
+  readlink -f "$SLUICE_REPO/.pg/$1" 2>/dev/null || echo "$SLUICE_REPO/.pg/$1"
+}
+
+# sluice_pg_pid NAME: prints the postmaster pid of cluster NAME, if it has one.
+sluice_pg_pid() {
+  local dir
+  dir="$(sluice_pg_dir "$1")"
+  if [ -s "$dir/data/postmaster.pid" ]; then
+    head -n1 "$dir/data/postmaster.pid"
+  elif [ -s "$dir/postmaster.pid.saved" ]; then
+    cat "$dir/postmaster.pid.saved"
+  fi
+}
+
+# Run a command as the postgres OS user, from / (the caller's directory may be closed to it).
+_sluice_as_postgres() {
+  if [ "$(id -un)" = postgres ]; then (cd / && "$@"); else (cd / && runuser -u postgres -- "$@"); fi
+}
+
+# sluice_pg_stop NAME: stop the cluster (fast shutdown, then kill its postmaster).
+sluice_pg_stop() {
+  local name="$1" dir pid
+  dir="$(sluice_pg_dir "$name")"
+  pid="$(sluice_pg_pid "$name" || true)"
+  if [ -d "$dir/data" ] && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if ! _sluice_as_postgres "$SLUICE_PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1; then
+      sluice_log "pg_ctl stop failed for cluster $name; killing postmaster $pid"
+      kill -TERM "$pid" 2>/dev/null || true
+      local i
+      for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$dir/postmaster.pid.saved"
+}
+
+# sluice_pg_start NAME PORT: a fresh throwaway cluster in $SLUICE_REPO/.pg/NAME on
+# 127.0.0.1:PORT with the roles and databases the tests use. Wipes any leftover.
+# Sets SLUICE_PG_PID to the postmaster pid.
+sluice_pg_start() {
+  local name="$1" port="$2"
+  local dir="$SLUICE_REPO/.pg/$name"
+  sluice_pg_stop "$name" || true
+  if [ -L "$dir/socket" ]; then rm -rf "$(readlink -f "$dir/socket")"; fi
+  if [ -L "$dir" ]; then rm -rf "$(readlink -f "$dir")"; fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  chown postgres:postgres "$dir"
+  if ! _sluice_as_postgres test -w "$dir"; then
+    # The repo sits where the postgres user cannot reach (e.g. under /root):
+    # keep the cluster in /tmp and leave a symlink at the usual place.
+    local real
+    real="$(mktemp -d "/tmp/sluice-pg-$name.XXXXXX")"
+    chown postgres:postgres "$real"
+    rmdir "$dir"
+    ln -s "$real" "$dir"
+    dir="$real"
+  fi
+
+  # A Unix socket path must fit in 107 bytes; a deep checkout gets its socket in /tmp.
+  local socket_dir="$dir"
+  if [ "${#dir}" -gt 80 ]; then
+    socket_dir="$(mktemp -d "/tmp/sluice-pgsock-$name.XXXXXX")"
+    chown postgres:postgres "$socket_dir"
+    ln -s "$socket_dir" "$dir/socket"
+  fi
+
+  local pwfile="$dir/pwfile"
+  printf 'postgres-secret\n' >"$pwfile"
+  chown postgres:postgres "$pwfile"
+  chmod 600 "$pwfile"
+  _sluice_as_postgres "$SLUICE_PG_BIN/initdb" -D "$dir/data" -U postgres --pwfile="$pwfile" \
+    -E UTF8 --locale=C --auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; return 1; }
+  rm -f "$pwfile"
+
+  cat >>"$dir/data/postgresql.conf" <<CONF
+
+# --- sluice test cluster ---
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$socket_dir'
+password_encryption = 'scram-sha-256'
+max_connections = 300
+ssl = off
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_line_prefix = '%m [%p] %q%u@%d '
+CONF
+  cat >"$dir/data/pg_hba.conf" <<HBA
+# TYPE  DATABASE    USER      ADDRESS        METHOD
+local   all         postgres                 trust
+host    fltr_plain  all       127.0.0.1/32   password
+host    md5db       all       127.0.0.1/32   md5
+host    all         all       127.0.0.1/32   scram-sha-256
+host    all         all       ::1/128        scram-sha-256
+HBA
+  chown postgres:postgres "$dir/data/postgresql.conf" "$dir/data/pg_hba.conf"
+
+  _sluice_as_postgres "$SLUICE_PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null \
+    || { tail -n 30 "$dir/log" >&2; return 1; }
+  SLUICE_PG_PID="$(head -n1 "$dir/data/postmaster.pid")"
+  echo "$SLUICE_PG_PID" >"$dir/postmaster.pid.saved"
+
+  "$SLUICE_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -p "$port" -U postgres -d postgres >/dev/null <<'SQL'
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE app LOGIN PASSWORD 'app-secret';
+CREATE ROLE other LOGIN PASSWORD 'other-secret';
+SET password_encryption = 'md5';
+CREATE ROLE md5user LOGIN PASSWORD 'md5-secret';
+RESET password_encryption;
+CREATE DATABASE app OWNER app;
+CREATE DATABASE fltr OWNER app;
+CREATE DATABASE fltr_auth OWNER app;
+CREATE DATABASE fltr_plain OWNER app;
+CREATE DATABASE other OWNER other;
+CREATE DATABASE md5db OWNER md5user;
+SQL
+  sluice_log "PostgreSQL cluster '$name' on 127.0.0.1:$port (pid $SLUICE_PG_PID, dir $dir)"
+}
+
+# sluice_venv: $SLUICE_REPO/.venv with the integration suite's Python packages.
+sluice_venv() {
+  local venv="$SLUICE_REPO/.venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  local missing
+  missing="$("$venv/bin/python" - "${SLUICE_PY_PACKAGES[@]}" <<'PY'
+import re, sys
+from importlib import metadata
+out = []
+for spec in sys.argv[1:]:
+    name = re.split(r"[\[<>=!~ ]", spec, 1)[0]
+    extra = re.search(r"\[(.*)\]", spec)
+    names = [name] + ([f"{name}-{e}" for e in extra.group(1).split(",")] if extra else [])
+    try:
+        for n in names:
+            metadata.version(n)
+    except metadata.PackageNotFoundError:
+        out.append(spec)
+print("\n".join(out))
+PY
+)"
+  if [ -z "$missing" ]; then
+    sluice_log "venv: all Python packages present"
+    return 0
+  fi
+  local specs=()
+  mapfile -t specs <<<"$missing"
+  sluice_log "venv: installing ${specs[*]}"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${specs[@]}"
+}
