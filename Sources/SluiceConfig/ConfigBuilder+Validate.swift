@@ -11,6 +11,21 @@ extension ConfigBuilder {
             fail(origins["sluice.min_pool_size"] ?? Origin(file: mainFile, key: "sluice.min_pool_size"),
                  "must not exceed default_pool_size (\(config.defaultPoolSize)), got \(config.minPoolSize)")
         }
+        let hasCertificate = config.clientTLSCert != nil && config.clientTLSKey != nil
+        if (config.clientTLSCert == nil) != (config.clientTLSKey == nil) {
+            let key = config.clientTLSCert == nil ? "sluice.client_tls_cert" : "sluice.client_tls_key"
+            fail(Origin(file: mainFile, key: key), "client_tls_cert and client_tls_key go together; set both")
+        }
+        var tlsModes: [(String, ClientTLSMode)] = config.clientTLS.map { [("sluice.client_tls", $0)] } ?? []
+        for (name, database) in config.databases { if let mode = database.clientTLS { tlsModes.append(("databases.\(name).client_tls", mode)) } }
+        for (key, mode) in tlsModes.sorted(by: { $0.0 < $1.0 }) where mode != .disable && !hasCertificate {
+            fail(origins[key] ?? Origin(file: mainFile, key: key),
+                 "client_tls = \(mode.rawValue) needs client_tls_cert and client_tls_key")
+        }
+        if config.clientTLSVerify != .none && config.clientTLSCA == nil {
+            fail(origins["sluice.client_tls_verify"] ?? Origin(file: mainFile, key: "sluice.client_tls_verify"),
+                 "client_tls_verify = \(config.clientTLSVerify.rawValue) needs client_tls_ca")
+        }
         for name in config.databases.keys.sorted() {
             validateDatabase(name)
         }

@@ -25,3 +25,23 @@ public enum SSLMode: String, Sendable, Equatable, Hashable, CaseIterable {
     case verifyCA = "verify-ca"
     case verifyFull = "verify-full"
 }
+
+/// `client_tls`: TLS toward clients. `allow` and `prefer` behave alike on the server side (TLS when
+/// the client asks for it); `require` refuses clients that do not use TLS.
+public enum ClientTLSMode: String, Sendable, Equatable, Hashable, CaseIterable {
+    case disable, allow, prefer, require
+}
+
+/// `client_tls_verify`: whether clients must present a certificate signed by `client_tls_ca`.
+public enum ClientTLSVerify: String, Sendable, Equatable, Hashable, CaseIterable {
+    case none
+    case verifyCA = "verify-ca"
+    /// As verify-ca, and the certificate's common name must equal the user name.
+    case verifyFull = "verify-full"
+}
+
+/// `client_tls_min_version`.
+public enum TLSProtocolVersion: String, Sendable, Equatable, Hashable, CaseIterable {
+    case tls12 = "tlsv1.2"
+    case tls13 = "tlsv1.3"
+}

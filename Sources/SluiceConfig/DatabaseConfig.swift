@@ -12,6 +12,8 @@ public struct DatabaseConfig: Sendable, Equatable {
     public var minPoolSize: Int?
     /// `pool_mode`: overrides the global `pool_mode`.
     public var poolMode: PoolMode?
+    /// `client_tls`: overrides the global `client_tls` for clients of this database.
+    public var clientTLS: ClientTLSMode?
 
     public init(name: String, url: UpstreamURL, poolSize: Int? = nil, minPoolSize: Int? = nil, poolMode: PoolMode? = nil) {
         self.name = name
@@ -32,6 +34,7 @@ public struct DatabaseConfig: Sendable, Equatable {
         .init("pool_size", \.poolSize, .integer(1...10_000)),
         .init("min_pool_size", \.minPoolSize, .integer(0...10_000)),
         .init("pool_mode", \.poolMode, .choice),
+        .init("client_tls", \.clientTLS, .choice),
     ]
 
     /// Names clients cannot use for a database: they reach the admin console.

@@ -41,6 +41,17 @@ public struct SluiceConfig: Sendable, Equatable {
     public var logLevel: LogLevel
     /// `admin_listen`: address of the HTTP endpoints (`/metrics`, `/health`, `/ready`); nil turns them off.
     public var adminListen: ListenAddress?
+    /// `client_tls`: disable | allow | prefer | require; unset means prefer when a certificate is configured, else disable.
+    public var clientTLS: ClientTLSMode?
+    /// `client_tls_cert` / `client_tls_key`: PEM certificate chain and key presented to clients.
+    public var clientTLSCert: String?
+    public var clientTLSKey: String?
+    /// `client_tls_ca`: CA bundle that client certificates must chain to (with `client_tls_verify`).
+    public var clientTLSCA: String?
+    public var clientTLSVerify: ClientTLSVerify
+    public var clientTLSMinVersion: TLSProtocolVersion
+    /// `client_tls_ciphers`: OpenSSL cipher list for TLS 1.2 (TLS 1.3 uses OpenSSL's suites).
+    public var clientTLSCiphers: String?
     /// `admin_users`: users allowed every admin console command.
     public var adminUsers: [String]
     /// `stats_users`: users allowed the read-only admin console commands (SHOW …).
@@ -77,6 +88,13 @@ public struct SluiceConfig: Sendable, Equatable {
         workers = 0
         logLevel = .info
         adminListen = nil
+        clientTLS = nil
+        clientTLSCert = nil
+        clientTLSKey = nil
+        clientTLSCA = nil
+        clientTLSVerify = ClientTLSVerify.none
+        clientTLSMinVersion = .tls12
+        clientTLSCiphers = nil
         adminUsers = []
         statsUsers = []
         leakDetectionThreshold = 0
@@ -98,6 +116,12 @@ extension SluiceConfig {
     /// never more than its pool size.
     public func minPoolSize(for db: DatabaseConfig) -> Int {
         min(db.minPoolSize ?? minPoolSize, poolSize(for: db))
+    }
+
+    /// The TLS policy toward clients of `db` (its own `client_tls`, else the global one, else
+    /// prefer with a certificate and disable without).
+    public func clientTLS(for db: DatabaseConfig?) -> ClientTLSMode {
+        db?.clientTLS ?? clientTLS ?? (clientTLSCert != nil && clientTLSKey != nil ? .prefer : .disable)
     }
 
     /// How servers of `db` are lent out: its own `pool_mode`, else the global one.

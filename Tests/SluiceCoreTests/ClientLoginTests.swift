@@ -7,9 +7,10 @@ final class ClientLoginTests: XCTestCase {
     let secret = SCRAMSecret.derive(password: "app-secret", salt: Array(repeating: 7, count: 16))
 
     func lookup(_ database: String, _ user: String) -> LoginLookup {
-        guard database == "app" || database == "fltr" else { return .unknownDatabase }
-        guard user == "app" else { return .database(credentials: nil) }
-        return .database(credentials: ClientCredentials(user: "app", password: "app-secret", scram: secret))
+        guard database == "app" || database == "secure" else { return .unknownDatabase }
+        let tls = database == "secure"
+        guard user == "app" else { return .database(credentials: nil, tlsRequired: tls) }
+        return .database(credentials: ClientCredentials(user: "app", password: "app-secret", scram: secret), tlsRequired: tls)
     }
 
     func startup(_ pairs: [(String, String)], version: UInt32 = StartupPacket.protocolVersion3) -> StartupPacket {
@@ -33,6 +34,26 @@ final class ClientLoginTests: XCTestCase {
         guard case .refuseEncryption = machine.startupPacketReceived(.gssEncRequest, lookup: lookup) else { return XCTFail() }
         guard case .send = machine.startupPacketReceived(startup([("user", "app"), ("database", "app")]), lookup: lookup) else {
             return XCTFail("startup after SSLRequest must proceed")
+        }
+    }
+
+    func testSSLRequestIsAcceptedWhenTLSIsAvailable() {
+        var machine = ClientLoginMachine(method: .scramSHA256, tlsAvailable: true, randomBytes: { Array(repeating: 1, count: $0) })
+        guard case .acceptTLS = machine.startupPacketReceived(.sslRequest, lookup: lookup) else { return XCTFail() }
+        machine.isTLS = true
+        XCTAssertEqual(fatal(machine.startupPacketReceived(.sslRequest, lookup: lookup))?.code, "08P01",
+                       "a second SSLRequest inside TLS is a protocol violation")
+    }
+
+    func testTLSRequiredRefusesPlaintextBeforeAuthentication() {
+        var machine = ClientLoginMachine(method: .scramSHA256, tlsAvailable: true, randomBytes: { Array(repeating: 1, count: $0) })
+        let error = fatal(machine.startupPacketReceived(startup([("user", "app"), ("database", "secure")]), lookup: lookup))
+        XCTAssertEqual(error?.code, "28000")
+        XCTAssertTrue(error?.message?.contains("sslmode=require") ?? false)
+        var encrypted = ClientLoginMachine(method: .scramSHA256, tlsAvailable: true, randomBytes: { Array(repeating: 1, count: $0) })
+        encrypted.isTLS = true
+        guard case .send = encrypted.startupPacketReceived(startup([("user", "app"), ("database", "secure")]), lookup: lookup) else {
+            return XCTFail("TLS client must be let in")
         }
     }
 

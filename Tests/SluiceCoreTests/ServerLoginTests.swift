@@ -64,6 +64,32 @@ final class ServerLoginTests: XCTestCase {
         finishLogin(&machine)
     }
 
+    func testChannelBindingUsedWhenOfferedOverTLS() {
+        let hash = Array(repeating: UInt8(9), count: 32)
+        var machine = ServerLoginMachine(user: "app", password: "pw", channelBinding: .prefer, serverCertificateHash: hash)
+        guard case .send(let initial) = feed(&machine, Authentication.sasl(mechanisms: ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"])) else {
+            return XCTFail()
+        }
+        let first = try! SASLInitialResponse.decode(body: initial.dropFirst(5))
+        XCTAssertEqual(first.mechanism, "SCRAM-SHA-256-PLUS")
+        XCTAssertTrue(String(decoding: first.data ?? [], as: UTF8.self).hasPrefix("p=tls-server-end-point,,"))
+    }
+
+    func testChannelBindingRequiredButNotOffered() {
+        var machine = ServerLoginMachine(user: "app", password: "pw", channelBinding: .require, serverCertificateHash: [1, 2])
+        guard case .fail(let failure) = feed(&machine, Authentication.sasl(mechanisms: ["SCRAM-SHA-256"])) else { return XCTFail() }
+        XCTAssertTrue(failure.message.contains("SCRAM-SHA-256-PLUS"))
+        var trust = ServerLoginMachine(user: "app", password: "pw", channelBinding: .require, serverCertificateHash: [1, 2])
+        guard case .fail = feed(&trust, Authentication.ok) else { return XCTFail("trust login must fail under channel_binding=require") }
+    }
+
+    func testTLSWithoutPlusSaysClientSupportsBinding() {
+        var machine = ServerLoginMachine(user: "app", password: "pw", channelBinding: .prefer, serverCertificateHash: [1, 2])
+        guard case .send(let initial) = feed(&machine, Authentication.sasl(mechanisms: ["SCRAM-SHA-256"])) else { return XCTFail() }
+        let first = try! SASLInitialResponse.decode(body: initial.dropFirst(5))
+        XCTAssertTrue(String(decoding: first.data ?? [], as: UTF8.self).hasPrefix("y,,"))
+    }
+
     func testForgedServerSignatureFails() {
         var machine = ServerLoginMachine(user: "app", password: "pw")
         var server = SCRAMServerExchange(secret: SCRAMSecret.derive(password: "pw", salt: Array(repeating: 2, count: 16)))

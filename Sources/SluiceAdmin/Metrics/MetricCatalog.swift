@@ -54,9 +54,11 @@ enum MetricCatalog {
     static let leakSuspectsTotal = MetricName(name: "sluice_leak_suspects_total",
                                               help: "Clients that became leak suspects (counted once per hold).")
 
-    /// The swift-metrics timers the core records (histograms in seconds); see `SluiceMetrics.durationBuckets`.
-    static let coreTimers = [
-        "sluice_pool_wait_seconds", "sluice_server_hold_seconds",
-        "sluice_transaction_duration_seconds", "sluice_upstream_connect_seconds",
+    /// The swift-metrics timers the core records (histograms in seconds, `database` dimension), with help.
+    static let coreTimers: [String: String] = [
+        "sluice_pool_wait_seconds": "Seconds a client waited for a server connection.",
+        "sluice_server_hold_seconds": "Seconds a client held a server connection per checkout.",
+        "sluice_transaction_duration_seconds": "Seconds from the first message of a transaction to its ReadyForQuery.",
+        "sluice_upstream_connect_seconds": "Seconds to connect, negotiate TLS and log in to the upstream.",
     ]
 }

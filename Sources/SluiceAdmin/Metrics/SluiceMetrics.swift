@@ -34,6 +34,7 @@ public final class SluiceMetrics: @unchecked Sendable {
 
     /// The process-wide instance: creates the registry and installs it as swift-metrics' backend
     /// (`MetricsSystem.bootstrap`). Later calls return the same instance without bootstrapping again.
+    /// Call it before the runtime builds its pools: a swift-metrics `Timer` made earlier stays a no-op.
     public static func bootstrap() -> SluiceMetrics {
         BootstrapState.shared.instance {
             let metrics = SluiceMetrics()
@@ -42,13 +43,9 @@ public final class SluiceMetrics: @unchecked Sendable {
         }
     }
 
-    /// A swift-metrics factory over `registry` whose timers become histograms with `durationBuckets`.
-    public static func makeFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = durationBuckets
-        for name in MetricCatalog.coreTimers { factory.durationHistogramBuckets[name] = durationBuckets }
-        factory.defaultValueHistogramBuckets = durationBuckets.map(seconds)
-        return factory
+    /// The swift-metrics backend over `registry`: timers become histograms with `durationBuckets`.
+    public static func makeFactory(registry: PrometheusCollectorRegistry) -> SluiceMetricsFactory {
+        SluiceMetricsFactory(registry: registry)
     }
 
     /// Updates every gauge and counter from `snapshot` and returns the Prometheus text exposition.
@@ -109,10 +106,6 @@ public final class SluiceMetrics: @unchecked Sendable {
 
     private static func key(_ name: String, _ labels: [(String, String)]) -> String {
         labels.reduce(name) { $0 + "|" + $1.0 + "=" + $1.1 }
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

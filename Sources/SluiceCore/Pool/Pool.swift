@@ -32,11 +32,17 @@ public final class Pool {
     /// Loop time of the last successful server login (0: never).
     public private(set) var lastConnectSuccess: UInt64 = 0
     let metrics: PoolMetrics
+    /// Client-side TLS context for this upstream (nil for sslmode=disable), or why it could not be built.
+    private(set) var upstreamTLSContext: TLSContext?
+    private(set) var upstreamTLSError: String?
+    /// sslmode=allow: a plaintext login was refused, so try TLS next time (libpq's fallback).
+    var allowNeedsTLS = false
 
     init(settings: PoolSettings, runtime: ProxyRuntime) {
         self.settings = settings
         self.runtime = runtime
         self.metrics = PoolMetrics(database: settings.database)
+        buildTLSContext()
         scheduleJanitor()
     }
 
@@ -49,8 +55,24 @@ public final class Pool {
     public var activeCount: Int { servers.values.filter { $0.isLinked }.count }
     public var oldestWaitStart: UInt64? { waiting.first?.waitStartedAt }
 
+    private func buildTLSContext() {
+        do {
+            upstreamTLSContext = try TLSSetup.upstreamContext(settings.url)
+            upstreamTLSError = nil
+        } catch {
+            upstreamTLSContext = nil
+            upstreamTLSError = "\(error)"
+            logger.error("upstream TLS settings are unusable", metadata: ["database": "\(settings.database)", "error": "\(error)"])
+        }
+    }
+
     func update(settings: PoolSettings) {
+        let urlChanged = settings.url != self.settings.url
         self.settings = settings
+        if urlChanged {
+            buildTLSContext()
+            for server in idle { server.close(reason: "config_changed") }
+        }
         retired = false
         serveWaiters()
     }
@@ -168,6 +190,12 @@ public final class Pool {
 
     /// A login attempt failed: retry with backoff, or fail the waiting clients when it cannot help.
     func serverLoginFailed(_ server: ServerConnection, failure: ServerLoginFailure) {
+        if settings.url.sslMode == .allow, !allowNeedsTLS, failure.code == SQLState.invalidAuthorizationSpecification {
+            allowNeedsTLS = true  // libpq's sslmode=allow: plaintext was refused, try TLS at once
+            forget(server)
+            openServersIfNeeded()
+            return
+        }
         lastConnectFailure = failure
         consecutiveFailures += 1
         stats.connectFailures += 1

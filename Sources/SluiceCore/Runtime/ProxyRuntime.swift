@@ -30,6 +30,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     let startedAtUnix = Date().timeIntervalSince1970
     private var startedAtLoop: UInt64 = 0
     private var leakTimer: SluiceIO.Timer?
+    private var tlsLoadError: Error?
+    /// TLS toward clients (nil: no certificate configured).
+    private(set) var clientTLSContext: TLSContext?
 
     public init(config: SluiceConfig, logger: Logger) throws {
         self.config = config
@@ -48,6 +51,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func start() throws {
         startedAtLoop = loop.now
         apply(config)
+        if let tlsLoadError { throw tlsLoadError }
         scheduleLeakCheck()
         var bound: [String] = []
         for address in config.listen {
@@ -72,6 +76,14 @@ public final class ProxyRuntime: @unchecked Sendable {
     // MARK: config
 
     private func apply(_ config: SluiceConfig) {
+        do {
+            clientTLSContext = try TLSSetup.clientContext(config)
+        } catch {
+            // At start this is fatal (see start()); at reload the previous certificate stays in use.
+            logger.error("could not load the client TLS certificate; keeping the previous one",
+                         metadata: ["error": "\(error)", "cert": "\(config.clientTLSCert ?? "")"])
+            tlsLoadError = error
+        }
         self.config = config
         clientAuthentication = config.clientAuth == .md5 ? .md5 : .scramSHA256
         credentials.rebuild(from: config)
@@ -103,9 +115,19 @@ public final class ProxyRuntime: @unchecked Sendable {
     static let adminDatabases: Set<String> = ["sluice", "pgbouncer"]
 
     func lookup(database: String, user: String) -> LoginLookup {
-        if Self.adminDatabases.contains(database) { return .database(credentials: credentials.lookupAny(user: user)) }
+        if Self.adminDatabases.contains(database) {
+            return .database(credentials: credentials.lookupAny(user: user), tlsRequired: config.clientTLS(for: nil) == .require)
+        }
         guard let pool = pool(named: database) else { return .unknownDatabase }
-        return .database(credentials: credentials.lookup(user: user, database: pool.settings))
+        return .database(credentials: credentials.lookup(user: user, database: pool.settings),
+                         tlsRequired: config.clientTLS(for: config.databases[database]) == .require)
+    }
+
+    /// Whether an SSLRequest is answered 'S': a certificate is loaded and some policy allows TLS.
+    var clientTLSAvailable: Bool {
+        guard clientTLSContext != nil else { return false }
+        if config.clientTLS(for: nil) != .disable { return true }
+        return config.databases.values.contains { config.clientTLS(for: $0) != .disable }
     }
 
     /// The console privilege of `user` on an admin database; nil when `database` is not the console.
@@ -166,6 +188,14 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     func countAuthFailure() { stats.authFailures += 1 }
+
+    func countTLSHandshake(side: String, version: String?, failure: String?) {
+        if let failure {
+            stats.tlsFailures["\(side):\(failure)", default: 0] += 1
+        } else {
+            stats.tlsHandshakes["\(side):\(version ?? "unknown")", default: 0] += 1
+        }
+    }
 
     func countServerClose(reason: String) { stats.serverCloses[reason, default: 0] += 1 }
 
@@ -275,7 +305,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         for client in clients.values {
             var state: String
             switch client.phase {
-            case .startup, .login, .awaitingParameters: state = "login"
+            case .startup, .tlsHandshake, .login, .awaitingParameters: state = "login"
             case .idle, .admin: state = "idle"
             case .waiting: state = "waiting"
             case .linked:
@@ -303,7 +333,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 applicationName: client.applicationName, serverID: client.server?.id,
                 heldSeconds: client.heldSeconds(now: now),
                 transactionStatus: client.server.map { String(UnicodeScalar($0.transactionStatus.rawValue)) },
-                processID: client.processID, tls: nil, lastQuery: config.logLeakQueries ? client.lastQuery : nil,
+                processID: client.processID, tls: client.tlsDescription, lastQuery: config.logLeakQueries ? client.lastQuery : nil,
                 isAdmin: client.phase == .admin))
         }
         var poolSnapshots: [PoolSnapshot] = []
@@ -317,7 +347,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                     address: pool.settings.url.host, port: pool.settings.url.port,
                     connectedAt: unixTime(server.createdAt), requestAt: unixTime(max(server.idleSince, server.linkedSince)),
                     backendPID: server.backendKey?.processID ?? 0, clientID: server.client?.id,
-                    applicationName: server.client?.applicationName ?? "", tls: nil))
+                    applicationName: server.client?.applicationName ?? "", tls: server.tlsDescription))
             }
             let counts = poolClients[name] ?? (0, 0, 0, 0, 0)
             poolSnapshots.append(PoolSnapshot(
@@ -378,6 +408,10 @@ public struct RuntimeStats: Sendable {
     public var cancelRequests: UInt64 = 0
     public var cancelsForwarded: UInt64 = 0
     public var leakSuspects: UInt64 = 0
+    /// Completed TLS handshakes by "client:TLSv1.3" / "server:TLSv1.3".
+    public var tlsHandshakes: [String: UInt64] = [:]
+    /// Failed TLS handshakes by "client:<reason>" / "server:<reason>" (reasons from a fixed set).
+    public var tlsFailures: [String: UInt64] = [:]
     public var clientCloses: [String: UInt64] = [:]
     public var serverCloses: [String: UInt64] = [:]
 }

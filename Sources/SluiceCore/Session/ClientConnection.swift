@@ -6,7 +6,10 @@ import SluiceIO
 /// A connection from an application to Sluice. Loop-confined.
 public final class ClientConnection: IOHandler {
     enum Phase: String {
-        case startup, login
+        case startup
+        /// TLS handshake after SSLRequest 'S' or a direct-TLS ClientHello.
+        case tlsHandshake = "tls_handshake"
+        case login
         /// Authenticated; waiting for the pool to learn the server's parameters.
         case awaitingParameters = "waiting_login"
         case idle
@@ -65,7 +68,8 @@ public final class ClientConnection: IOHandler {
         self.peer = peer
         self.id = runtime.nextID()
         self.connectedAt = runtime.loop.now
-        self.login = ClientLoginMachine(method: runtime.clientAuthentication, randomBytes: secureRandomBytes)
+        self.login = ClientLoginMachine(method: runtime.clientAuthentication, tlsAvailable: runtime.clientTLSAvailable,
+                                        randomBytes: secureRandomBytes)
     }
 
     var phaseName: String { phase.rawValue }
@@ -88,6 +92,7 @@ public final class ClientConnection: IOHandler {
 
     public func ioReady(readable: Bool, writable: Bool, hangup: Bool) {
         if phase == .closed { return }
+        if phase == .tlsHandshake { driveHandshake(); return }
         if writable {
             guard socket.flushPending() else { close(reason: "write_error"); return }
             if !socket.hasPendingWrites { updateInterest(); server?.clientDrained() }
@@ -96,14 +101,70 @@ public final class ClientConnection: IOHandler {
     }
 
     private func readAvailable() {
-        switch socket.read(into: input, chunk: phase == .linked ? 16384 : 1024) {
-        case .wouldBlock: return
-        case .endOfFile: close(reason: "client_close"); return
-        case .failed: close(reason: "client_error"); return
-        case .bytes: break
-        }
-        process()
+        repeat {
+            switch socket.read(into: input, chunk: phase == .linked ? 16384 : 1024) {
+            case .wouldBlock: return
+            case .endOfFile: close(reason: "client_close"); return
+            case .failed: close(reason: socket.isTLS ? "tls_error" : "client_error"); return
+            case .bytes: break
+            }
+            process()
+            // TLS may hold decrypted bytes that epoll will not announce again.
+        } while socket.hasBufferedPlaintext && readInterest && phase != .closed && phase != .tlsHandshake
     }
+
+    // MARK: TLS
+
+    /// Whether the connection was opened with a direct TLS ClientHello (PostgreSQL 17 `sslnegotiation=direct`).
+    private var directTLS = false
+
+    private func startTLS(direct: Bool) {
+        guard let context = runtime.clientTLSContext, let session = try? TLSSession(context: context, role: .server) else {
+            close(reason: "tls_unavailable")
+            return
+        }
+        directTLS = direct
+        if direct {
+            socket.startTLS(session, alreadyReceived: UnsafeRawBufferPointer(start: input.readPointer, count: input.readableBytes))
+            input.clear()
+        } else {
+            socket.startTLS(session)
+        }
+        phase = .tlsHandshake
+        driveHandshake()
+    }
+
+    private func driveHandshake() {
+        switch socket.continueHandshake() {
+        case .needsIO:
+            let wantWrite = socket.hasPendingWrites
+            if !readInterest || wantWrite != writeInterest {
+                readInterest = true
+                writeInterest = wantWrite
+                runtime.loop.setInterest(socket.fd, read: true, write: wantWrite)
+            }
+        case .failed(let error):
+            runtime.countTLSHandshake(side: "client", version: nil, failure: "handshake_failed")
+            runtime.logger.info("client TLS handshake failed", metadata: ["client": "\(peer)", "error": "\(error)"])
+            close(reason: "tls_handshake_failed", quiet: true)
+        case .complete:
+            let session = socket.tlsSession
+            if directTLS && session?.alpn != "postgresql" {
+                runtime.countTLSHandshake(side: "client", version: nil, failure: "no_alpn")
+                runtime.logger.info("direct TLS connection without ALPN postgresql refused", metadata: ["client": "\(peer)"])
+                close(reason: "tls_no_alpn", quiet: true)
+                return
+            }
+            runtime.countTLSHandshake(side: "client", version: session?.negotiatedProtocol, failure: nil)
+            login.isTLS = true
+            phase = .startup
+            updateInterest()
+            if socket.hasBufferedPlaintext { readAvailable() }
+        }
+    }
+
+    /// "TLSv1.3" when encrypted.
+    var tlsDescription: String? { socket.tlsSession?.negotiatedProtocol }
 
     private func process() {
         switch phase {
@@ -112,7 +173,7 @@ public final class ClientConnection: IOHandler {
         case .idle: processIdle()
         case .linked: relayToServer()
         case .admin: processAdmin()
-        case .awaitingParameters, .waiting, .closed: break
+        case .awaitingParameters, .waiting, .tlsHandshake, .closed: break
         }
     }
 
@@ -126,9 +187,16 @@ public final class ClientConnection: IOHandler {
         }
         let wantWrite = socket.hasPendingWrites
         if wantRead != readInterest || wantWrite != writeInterest {
+            let resumed = wantRead && !readInterest
             readInterest = wantRead
             writeInterest = wantWrite
             runtime.loop.setInterest(socket.fd, read: wantRead, write: wantWrite)
+            if resumed && socket.hasBufferedPlaintext {
+                runtime.loop.execute { [weak self] in
+                    guard let self, self.readInterest, self.phase != .closed else { return }
+                    self.readAvailable()
+                }
+            }
         }
     }
 
@@ -150,6 +218,11 @@ public final class ClientConnection: IOHandler {
     // MARK: startup and login
 
     private func processStartup() {
+        if !socket.isTLS && input.readableBytes >= 1 && input.byte(at: 0) == 0x16 {
+            // A TLS ClientHello instead of a startup packet: direct TLS negotiation.
+            if login.isTLS == false && runtime.clientTLSAvailable { startTLS(direct: true) } else { close(reason: "tls_unavailable") }
+            return
+        }
         while phase == .startup && input.readableBytes >= 4 {
             let length = Int(input.int32(at: 0))
             guard length >= 8, length <= 10_000 else {
@@ -198,6 +271,15 @@ public final class ClientConnection: IOHandler {
         switch action {
         case .refuseEncryption:
             send([UInt8(ascii: "N")])
+        case .acceptTLS:
+            guard input.readableBytes == 0 else {
+                // Bytes sent before our answer could be injected plaintext (CVE-2021-23214): refuse.
+                closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                                             message: "received unencrypted data after SSL request"), reason: "protocol_violation")
+                return
+            }
+            send([UInt8(ascii: "S")])
+            startTLS(direct: false)
         case .forwardCancel(let pid, let key):
             runtime.forwardCancel(processID: pid, secretKey: key)
             close(reason: "cancel_request", quiet: true)
@@ -210,6 +292,12 @@ public final class ClientConnection: IOHandler {
             phase = .login
             send(bytes)
         case .authenticated(let bytes):
+            if runtime.config.clientTLSVerify == .verifyFull, socket.tlsSession?.peerCertificateCommonName != login.user {
+                closeWithError(ErrorResponse(severity: .fatal, code: SQLState.invalidAuthorizationSpecification,
+                                             message: "certificate authentication failed for user \"\(login.user)\": the client certificate's common name does not match"),
+                               reason: "tls_cert_user_mismatch")
+                return
+            }
             send(bytes)
             user = login.user
             database = login.database

@@ -22,7 +22,8 @@ public enum ClientAuthentication: Sendable { case scramSHA256, md5 }
 public enum LoginLookup: Sendable {
     case unknownDatabase
     /// Known database; credentials nil means no such user (authentication still runs and fails).
-    case database(credentials: ClientCredentials?)
+    /// `tlsRequired`: the database's `client_tls` is `require`.
+    case database(credentials: ClientCredentials?, tlsRequired: Bool)
 }
 
 /// The startup and authentication half of a client connection.
@@ -41,6 +42,8 @@ public struct ClientLoginMachine {
         case send([UInt8])
         /// Answer an SSLRequest or GSSENCRequest with the single byte 'N' and keep reading.
         case refuseEncryption
+        /// Answer an SSLRequest with 'S' and start the TLS handshake; the StartupMessage follows inside TLS.
+        case acceptTLS
         /// Forward this cancel request to the server of the client owning the key; close silently.
         case forwardCancel(processID: Int32, secretKey: UInt32)
         /// Send this FATAL error, then close the connection; `reason` is for the log and counters.
@@ -57,9 +60,14 @@ public struct ClientLoginMachine {
     private var credentials: ClientCredentials?
     private let method: ClientAuthentication
     private let randomBytes: (Int) -> [UInt8]
+    /// Whether Sluice can offer TLS (a certificate is loaded and `client_tls` is not disable).
+    private let tlsAvailable: Bool
+    /// Whether the connection is already encrypted.
+    public var isTLS = false
 
-    public init(method: ClientAuthentication, randomBytes: @escaping (Int) -> [UInt8]) {
+    public init(method: ClientAuthentication, tlsAvailable: Bool = false, randomBytes: @escaping (Int) -> [UInt8]) {
         self.method = method
+        self.tlsAvailable = tlsAvailable
         self.randomBytes = randomBytes
     }
 
@@ -69,7 +77,10 @@ public struct ClientLoginMachine {
             return fail(.protocolViolation, "unexpected startup packet", reason: "protocol_violation")
         }
         switch packet {
-        case .sslRequest, .gssEncRequest:
+        case .sslRequest:
+            if isTLS { return fail(.protocolViolation, "SSLRequest on an encrypted connection", reason: "protocol_violation") }
+            return tlsAvailable ? .acceptTLS : .refuseEncryption
+        case .gssEncRequest:
             return .refuseEncryption
         case .cancelRequest(let pid, let key):
             state = .failed
@@ -101,7 +112,12 @@ public struct ClientLoginMachine {
             case .unknownDatabase:
                 return fail(SQLState.invalidCatalogName,
                             "database \"\(database)\" does not exist in sluice config", reason: "unknown_database")
-            case .database(let found):
+            case .database(let found, let tlsRequired):
+                if tlsRequired && !isTLS {
+                    return fail(SQLState.invalidAuthorizationSpecification,
+                                "TLS is required to connect to database \"\(database)\" (client_tls=require): connect with sslmode=require (or stricter) in the connection URL",
+                                reason: "tls_required")
+                }
                 credentials = found
             }
             switch method {

@@ -7,6 +7,9 @@ import SluiceIO
 public final class ServerConnection: IOHandler {
     enum State {
         case connecting
+        /// SSLRequest sent; waiting for 'S' or 'N'.
+        case negotiatingTLS
+        case tlsHandshake
         case loggingIn(ServerLoginMachine)
         case idle
         /// Relaying between the client and the server.
@@ -56,7 +59,7 @@ public final class ServerConnection: IOHandler {
     }
 
     var isLoggingIn: Bool {
-        switch state { case .connecting, .loggingIn: return true; default: return false }
+        switch state { case .connecting, .negotiatingTLS, .tlsHandshake, .loggingIn: return true; default: return false }
     }
     var isLinked: Bool {
         switch state { case .linked, .internalQuery: return client != nil; default: return false }
@@ -68,7 +71,7 @@ public final class ServerConnection: IOHandler {
     func pastLifetime(now: UInt64) -> Bool { now &- createdAt >= lifetimeMilliseconds }
     var stateName: String {
         switch state {
-        case .connecting, .loggingIn: return "login"
+        case .connecting, .negotiatingTLS, .tlsHandshake, .loggingIn: return "login"
         case .idle: return "idle"
         case .linked: return "active"
         case .internalQuery: return client == nil ? "used" : "active"
@@ -105,16 +108,83 @@ public final class ServerConnection: IOHandler {
                                                                      message: "\(error)", retryable: true))
             return
         }
-        if pool.settings.url.sslMode == .require || pool.settings.url.sslMode == .verifyCA
-            || pool.settings.url.sslMode == .verifyFull {
-            failLogin(ServerLoginFailure(code: SQLState.featureNotSupported,
-                                         message: "sslmode=\(pool.settings.url.sslMode.rawValue) needs TLS to the server, which this build does not speak yet",
-                                         retryable: false))
-            return
+        switch pool.settings.url.sslMode {
+        case .disable:
+            sendStartup()
+        case .allow where !pool.allowNeedsTLS:
+            sendStartup()
+        default:
+            if let error = pool.upstreamTLSError {
+                failLogin(ServerLoginFailure(code: SQLState.connectionFailure,
+                                             message: "TLS settings of database \"\(pool.settings.database)\" are unusable: \(error)",
+                                             retryable: false))
+                return
+            }
+            state = .negotiatingTLS
+            send(StartupPacket.sslRequest.encoded)
         }
+    }
+
+    private func sendStartup() {
         let url = pool.settings.url
-        state = .loggingIn(ServerLoginMachine(user: url.user, password: url.password))
+        let hash = socket?.tlsSession?.serverCertificateHashForChannelBinding
+        state = .loggingIn(ServerLoginMachine(user: url.user, password: url.password,
+                                              channelBinding: ChannelBindingPolicy(url), serverCertificateHash: hash))
         send(ServerLoginMachine.startupPacket(user: url.user, database: url.database, options: url.options))
+    }
+
+    /// The server answered our SSLRequest.
+    private func tlsAnswerReceived() {
+        guard input.readableBytes >= 1 else { return }
+        let answer = input.byte(at: 0)
+        let mode = pool.settings.url.sslMode
+        if answer == UInt8(ascii: "S") {
+            guard input.readableBytes == 1 else {
+                failLogin(ServerLoginFailure(code: SQLState.protocolViolation,
+                                             message: "received unencrypted data after SSL response", retryable: false))
+                return
+            }
+            input.clear()
+            guard let context = pool.upstreamTLSContext,
+                  let session = try? TLSSession(context: context, role: .client(serverName: pool.settings.url.host)) else {
+                failLogin(ServerLoginFailure(code: SQLState.connectionFailure, message: "could not create a TLS session",
+                                             retryable: false))
+                return
+            }
+            socket?.startTLS(session)
+            state = .tlsHandshake
+            driveHandshake()
+        } else if answer == UInt8(ascii: "N") {
+            input.clear()
+            if mode == .prefer || mode == .allow {
+                sendStartup()
+            } else {
+                failLogin(ServerLoginFailure(code: SQLState.connectionFailure,
+                                             message: "server does not support SSL, but SSL was required (sslmode=\(mode.rawValue))",
+                                             retryable: false))
+            }
+        } else {
+            failLogin(ServerLoginFailure(code: SQLState.protocolViolation,
+                                         message: "received invalid response to SSL negotiation: \(answer)", retryable: false))
+        }
+    }
+
+    private func driveHandshake() {
+        guard let socket else { return }
+        switch socket.continueHandshake() {
+        case .needsIO:
+            updateInterest()
+        case .failed(let error):
+            runtime.countTLSHandshake(side: "server", version: nil, failure: "handshake_failed")
+            let url = pool.settings.url
+            failLogin(ServerLoginFailure(code: SQLState.connectionFailure,
+                                         message: "TLS handshake with \(url.host):\(url.port) failed (sslmode=\(url.sslMode.rawValue)): \(error)",
+                                         retryable: false))
+        case .complete:
+            runtime.countTLSHandshake(side: "server", version: socket.tlsSession?.negotiatedProtocol, failure: nil)
+            sendStartup()
+            if socket.hasBufferedPlaintext { readAvailable() }
+        }
     }
 
     private func failLogin(_ failure: ServerLoginFailure) {
@@ -126,6 +196,7 @@ public final class ServerConnection: IOHandler {
 
     public func ioReady(readable: Bool, writable: Bool, hangup: Bool) {
         guard let socket, !socket.isClosed else { return }
+        if case .tlsHandshake = state { driveHandshake(); return }
         if writable {
             guard socket.flushPending() else { close(reason: "write_error"); return }
             if !socket.hasPendingWrites { updateInterest(); client?.serverDrained() }
@@ -134,21 +205,27 @@ public final class ServerConnection: IOHandler {
     }
 
     private func readAvailable() {
-        guard let socket else { return }
-        switch socket.read(into: input, chunk: 16384) {
-        case .wouldBlock: return
-        case .endOfFile: close(reason: "upstream_closed"); return
-        case .failed: close(reason: "upstream_error"); return
-        case .bytes: break
-        }
-        switch state {
-        case .loggingIn: processLogin()
-        case .idle: processUnsolicited()
-        case .linked: relayToClient()
-        case .internalQuery: processInternal()
-        case .connecting, .closed: input.clear()
-        }
+        repeat {
+            guard let socket, !socket.isClosed else { return }
+            switch socket.read(into: input, chunk: 16384) {
+            case .wouldBlock: return
+            case .endOfFile: close(reason: "upstream_closed"); return
+            case .failed: close(reason: "upstream_error"); return
+            case .bytes: break
+            }
+            switch state {
+            case .negotiatingTLS: tlsAnswerReceived()
+            case .loggingIn: processLogin()
+            case .idle: processUnsolicited()
+            case .linked: relayToClient()
+            case .internalQuery: processInternal()
+            case .connecting, .tlsHandshake, .closed: input.clear()
+            }
+        } while socket?.hasBufferedPlaintext == true && readInterest && !isClosed
     }
+
+    private var isClosed: Bool { if case .closed = state { return true }; return false }
+    var tlsDescription: String? { socket?.tlsSession?.negotiatedProtocol }
 
     func updateInterest() {
         guard let socket, !socket.isClosed else { return }
@@ -156,9 +233,16 @@ public final class ServerConnection: IOHandler {
         if case .linked = state, let client, client.socket.hasPendingWrites { wantRead = false }
         let wantWrite = socket.hasPendingWrites
         if wantRead != readInterest || wantWrite != writeInterest {
+            let resumed = wantRead && !readInterest
             readInterest = wantRead
             writeInterest = wantWrite
             runtime.loop.setInterest(socket.fd, read: wantRead, write: wantWrite)
+            if resumed && socket.hasBufferedPlaintext {
+                runtime.loop.execute { [weak self] in
+                    guard let self, self.readInterest, !self.isClosed else { return }
+                    self.readAvailable()
+                }
+            }
         }
     }
 

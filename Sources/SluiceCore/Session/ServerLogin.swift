@@ -56,10 +56,17 @@ public struct ServerLoginMachine {
     private let password: String?
     private var parameters: [(name: String, value: String)] = []
     private var key: BackendKeyData?
+    private let channelBinding: ChannelBindingPolicy
+    /// tls-server-end-point hash of the server's certificate; nil without TLS.
+    private let serverCertificateHash: [UInt8]?
+    private var usedChannelBinding = false
 
-    public init(user: String, password: String?) {
+    public init(user: String, password: String?, channelBinding: ChannelBindingPolicy = .prefer,
+                serverCertificateHash: [UInt8]? = nil) {
         self.user = user
         self.password = password
+        self.channelBinding = channelBinding
+        self.serverCertificateHash = serverCertificateHash
     }
 
     /// The StartupMessage: user, database, and `options` (Neon's `endpoint=` travels there).
@@ -109,6 +116,12 @@ public struct ServerLoginMachine {
         switch (request, state) {
         case (.ok, .awaitingAuthentication), (.ok, .awaitingSASLFinal):
             if case .awaitingSASLFinal = state { return protocolViolation("AuthenticationOk before SASL final") }
+            if channelBinding == .require && !usedChannelBinding {
+                state = .failed
+                return .fail(ServerLoginFailure(code: SQLState.invalidAuthorizationSpecification,
+                                                message: "channel binding required, but server authenticated client without channel binding",
+                                                retryable: false))
+            }
             state = .awaitingReady
             return .none
         case (.cleartextPassword, .awaitingAuthentication):
@@ -119,10 +132,25 @@ public struct ServerLoginMachine {
             return .send(PasswordMessage(password: MD5Password.hash(user: user, password: password, salt: salt)).encoded)
         case (.sasl(let mechanisms), .awaitingAuthentication):
             guard let password else { return noPassword() }
-            guard mechanisms.contains("SCRAM-SHA-256") else {
+            let plusOffered = mechanisms.contains("SCRAM-SHA-256-PLUS")
+            var binding = SCRAMChannelBinding.none
+            if channelBinding != .disable, let hash = serverCertificateHash, plusOffered {
+                binding = .tlsServerEndPoint(certificateHash: hash)
+                usedChannelBinding = true
+            } else if channelBinding == .require {
+                state = .failed
+                return .fail(ServerLoginFailure(code: SQLState.invalidAuthorizationSpecification,
+                                                message: serverCertificateHash == nil
+                                                    ? "channel binding required, but the connection to the server is not encrypted"
+                                                    : "channel binding required, but the server does not offer SCRAM-SHA-256-PLUS",
+                                                retryable: false))
+            } else if serverCertificateHash != nil && !plusOffered && channelBinding != .disable {
+                binding = .clientSupportsButNotUsed
+            }
+            guard mechanisms.contains("SCRAM-SHA-256") || usedChannelBinding else {
                 return unsupported("server offers SASL mechanisms \(mechanisms.joined(separator: ", ")) only")
             }
-            var exchange = SCRAMClientExchange(password: password)
+            var exchange = SCRAMClientExchange(password: password, channelBinding: binding)
             let first = exchange.initialResponse()
             state = .awaitingSASLContinue(exchange)
             return .send(SASLInitialResponse(mechanism: first.mechanism, data: first.data).encoded)
