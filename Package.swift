@@ -46,7 +46,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/SluiceBench"),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceCore", "SluiceIO", "PostgresWire", "SluiceConfig",
+            "SluiceCore", "SluiceAdmin", "SluiceIO", "PostgresWire", "SluiceConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -86,6 +86,8 @@ chmod 755 "$WORK"
 SLUICE_PID=""; PGBOUNCER_PID=""
 cleanup() {
   local pid
+  # pgbouncer daemonizes: its pid is in the pidfile even if we died before reading it.
+  [ -n "$PGBOUNCER_PID" ] || PGBOUNCER_PID="$(cat "$WORK/pgbouncer.pid" 2>/dev/null || true)"
   for pid in $SLUICE_PID $PGBOUNCER_PID; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in $SLUICE_PID $PGBOUNCER_PID; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -108,7 +110,11 @@ url = "$PGURL"
 pool_size = $POOL
 EOF
 chmod 600 "$WORK/sluice.toml"
-"$SLUICE_BIN" run --config "$WORK/sluice.toml" >"$WORK/sluice.log" 2>&1 &
+# Sluice reads SLUICE_* variables as config overrides and refuses unknown ones (SLUICE_BIN is
+# ours): start it without any, so the file above is the whole configuration.
+unset_sluice_vars=()
+for name in ${!SLUICE_*}; do unset_sluice_vars+=(-u "$name"); done
+env "${unset_sluice_vars[@]}" "$SLUICE_BIN" run --config "$WORK/sluice.toml" >"$WORK/sluice.log" 2>&1 &
 SLUICE_PID=$!
 
 printf '"%s" "%s"\n' "$DB_USER" "$VERIFIER" >"$WORK/userlist.txt"

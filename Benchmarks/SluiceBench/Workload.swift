@@ -26,6 +26,21 @@ enum QueryProtocol: String, CaseIterable, ExpressibleByArgument, Codable {
 struct StatementTemplate {
     let name: String
     let sql: String
+    /// `sql` cut at its placeholders, so inlining values is plain concatenation: the text before
+    /// the first placeholder, then each placeholder's parameter index and the text after it.
+    let head: String
+    let pieces: [(parameter: Int, text: String)]
+
+    init(name: String, sql: String) {
+        self.name = name
+        self.sql = sql
+        let parts = sql.split(separator: "$", omittingEmptySubsequences: false)
+        head = String(parts[0])
+        pieces = parts.dropFirst().map { part in
+            let digits = part.prefix(while: \.isNumber)
+            return (Int(digits)! - 1, String(part.dropFirst(digits.count)))
+        }
+    }
 
     static let select = Self(name: "sb_select", sql: "SELECT abalance FROM pgbench_accounts WHERE aid = $1")
     static let begin = Self(name: "sb_begin", sql: "BEGIN")
@@ -53,9 +68,11 @@ struct Step {
 
     /// The SQL with the parameters written in as literals, for the simple protocol.
     var inlinedSQL: String {
-        var sql = template.sql
-        for (index, value) in parameters.enumerated().reversed() {
-            sql = sql.replacingOccurrences(of: "$\(index + 1)", with: value)
+        var sql = template.head
+        sql.reserveCapacity(template.sql.utf8.count + 16 * parameters.count)
+        for piece in template.pieces {
+            sql += parameters[piece.parameter]
+            sql += piece.text
         }
         return sql
     }

@@ -52,6 +52,21 @@ public struct SluiceConfig: Sendable, Equatable {
     public var clientTLSMinVersion: TLSProtocolVersion
     /// `client_tls_ciphers`: OpenSSL cipher list for TLS 1.2 (TLS 1.3 uses OpenSSL's suites).
     public var clientTLSCiphers: String?
+    /// `server_check_delay`: an idle server unused this long is checked with `server_check_query` before reuse (0: always).
+    public var serverCheckDelay: Double
+    /// `server_check_query`: the check; "" sends an empty query (cheapest round trip).
+    public var serverCheckQuery: String
+    /// `client_idle_timeout`: close clients idle (no server, no traffic) this long (0: never).
+    public var clientIdleTimeout: Double
+    /// `idle_transaction_timeout`: close clients idle inside a transaction this long with 25P03 (0: never).
+    public var idleTransactionTimeout: Double
+    /// `query_timeout`: cancel queries running longer than this (0: never).
+    public var queryTimeout: Double
+    /// `tcp_keepalive` and its timings (seconds, count), on client and server sockets.
+    public var tcpKeepalive: Bool
+    public var tcpKeepidle: Int
+    public var tcpKeepintvl: Int
+    public var tcpKeepcnt: Int
     /// `admin_users`: users allowed every admin console command.
     public var adminUsers: [String]
     /// `stats_users`: users allowed the read-only admin console commands (SHOW …).
@@ -88,6 +103,15 @@ public struct SluiceConfig: Sendable, Equatable {
         workers = 0
         logLevel = .info
         adminListen = nil
+        serverCheckDelay = 0
+        serverCheckQuery = ""
+        clientIdleTimeout = 0
+        idleTransactionTimeout = 0
+        queryTimeout = 0
+        tcpKeepalive = true
+        tcpKeepidle = 0
+        tcpKeepintvl = 0
+        tcpKeepcnt = 0
         clientTLS = nil
         clientTLSCert = nil
         clientTLSKey = nil

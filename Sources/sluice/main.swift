@@ -4,6 +4,7 @@ import CSluiceShim
 import Dispatch
 import Foundation
 import Logging
+import SluiceAdmin
 import SluiceConfig
 import SluiceCore
 
@@ -44,7 +45,10 @@ struct Run: ParsableCommand {
         var logger = Logger(label: "sluice")
         logger.logLevel = .info
         let limit = sluice_raise_nofile_limit()
+        // Metrics first: swift-metrics handles made before bootstrap stay no-ops.
+        let metrics = SluiceMetrics.bootstrap()
         let runtime = try ProxyRuntime(config: loaded, logger: logger)
+        runtime.adminConsole = AdminConsoleHandler()
         logger.notice("open files limit", metadata: ["nofile": "\(limit)", "client_capacity": "\(max(0, (limit - 64) / 2))"])
         if loaded.workers > 1 {
             logger.warning("workers > 1 is not implemented yet; running one event loop", metadata: ["workers": "\(loaded.workers)"])
@@ -56,6 +60,19 @@ struct Run: ParsableCommand {
         if let startError {
             logger.critical("could not start", metadata: ["error": "\(startError)"])
             throw ExitCode(1)
+        }
+        var httpServer: AdminHTTPServer?
+        if let address = loaded.adminListen {
+            let server = AdminHTTPServer(address: address,
+                                         snapshot: { runtime.loop.queue.sync { runtime.snapshot() } },
+                                         ready: { runtime.loop.queue.sync { runtime.isReady } },
+                                         logger: logger, metrics: metrics)
+            do { try server.start() } catch {
+                logger.critical("could not start the admin HTTP endpoint", metadata: ["address": "\(address)", "error": "\(error)"])
+                throw ExitCode(1)
+            }
+            logger.notice("admin endpoint listening", metadata: ["address": "\(address)", "paths": "/metrics /health /ready"])
+            httpServer = server
         }
         let configPath = config ?? ProcessInfo.processInfo.environment["SLUICE_CONFIG"]
         let reload = {
@@ -84,7 +101,7 @@ struct Run: ParsableCommand {
             source.resume()
             sources.append(source)
         }
-        withExtendedLifetime(sources) { dispatchMain() }
+        withExtendedLifetime((sources, httpServer)) { dispatchMain() }
     }
 }
 

@@ -4,7 +4,8 @@ import SluiceCore
 
 /// PgBouncer's `SHOW CONFIG` columns (`key`, `value`, `default`, `changeable`), sorted by key.
 /// Values are written as in the TOML file: lists comma-separated, seconds without a needless `.0`,
-/// booleans `true`/`false`, an unset `admin_listen` empty. Keys bound at start (`listen`, `workers`,
+/// booleans `true`/`false`, an unset optional key (`admin_listen`, `client_tls_cert`…) empty;
+/// `client_tls_key` is a file path, so it is shown like the others. Keys bound at start (`listen`, `workers`,
 /// `admin_listen`) are not changeable.
 final class ShowConfig: AdminCommand {
     let name = "SHOW CONFIG"
@@ -34,6 +35,15 @@ final class ShowConfig: AdminCommand {
         Entry(key: "server_lifetime", changeable: true) { formatDecimal($0.serverLifetime) },
         Entry(key: "server_idle_timeout", changeable: true) { formatDecimal($0.serverIdleTimeout) },
         Entry(key: "shutdown_timeout", changeable: true) { formatDecimal($0.shutdownTimeout) },
+        Entry(key: "server_check_delay", changeable: true) { formatDecimal($0.serverCheckDelay) },
+        Entry(key: "server_check_query", changeable: true) { $0.serverCheckQuery },
+        Entry(key: "client_idle_timeout", changeable: true) { formatDecimal($0.clientIdleTimeout) },
+        Entry(key: "idle_transaction_timeout", changeable: true) { formatDecimal($0.idleTransactionTimeout) },
+        Entry(key: "query_timeout", changeable: true) { formatDecimal($0.queryTimeout) },
+        Entry(key: "tcp_keepalive", changeable: true) { $0.tcpKeepalive ? "true" : "false" },
+        Entry(key: "tcp_keepidle", changeable: true) { String($0.tcpKeepidle) },
+        Entry(key: "tcp_keepintvl", changeable: true) { String($0.tcpKeepintvl) },
+        Entry(key: "tcp_keepcnt", changeable: true) { String($0.tcpKeepcnt) },
         Entry(key: "workers", changeable: false) { String($0.workers) },
         Entry(key: "log_level", changeable: true) { $0.logLevel.rawValue },
         Entry(key: "admin_listen", changeable: false) { $0.adminListen?.description ?? "" },
@@ -41,6 +51,13 @@ final class ShowConfig: AdminCommand {
         Entry(key: "stats_users", changeable: true) { $0.statsUsers.joined(separator: ",") },
         Entry(key: "leak_detection_threshold", changeable: true) { formatDecimal($0.leakDetectionThreshold) },
         Entry(key: "log_leak_queries", changeable: true) { $0.logLeakQueries ? "true" : "false" },
+        Entry(key: "client_tls", changeable: true) { $0.clientTLS?.rawValue ?? "" },
+        Entry(key: "client_tls_cert", changeable: true) { $0.clientTLSCert ?? "" },
+        Entry(key: "client_tls_key", changeable: true) { $0.clientTLSKey ?? "" },
+        Entry(key: "client_tls_ca", changeable: true) { $0.clientTLSCA ?? "" },
+        Entry(key: "client_tls_verify", changeable: true) { $0.clientTLSVerify.rawValue },
+        Entry(key: "client_tls_min_version", changeable: true) { $0.clientTLSMinVersion.rawValue },
+        Entry(key: "client_tls_ciphers", changeable: true) { $0.clientTLSCiphers ?? "" },
     ]
 
     static let columns: [Column] = [.text("key"), .text("value"), .text("default"), .text("changeable")]

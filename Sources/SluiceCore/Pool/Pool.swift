@@ -111,12 +111,33 @@ public final class Pool {
         parameterWaiters.removeAll { $0 === client }
     }
 
+    /// The most recently used idle server that needs no check. Servers idle longer than
+    /// `server_check_delay` are checked first and come back through `release` (or close).
     private func popIdle() -> ServerConnection? {
         while let server = idle.popLast() {
-            if server.isUsable { return server }
-            server.close(reason: "unusable")
+            guard server.isUsable else { server.close(reason: "unusable"); continue }
+            if Double(runtime.loop.now &- server.idleSince) >= settings.serverCheckDelay * 1000 {
+                startCheck(server)
+                continue
+            }
+            return server
         }
         return nil
+    }
+
+    /// Runs `server_check_query` on an idle server; a failure closes it and nobody sees it.
+    private func startCheck(_ server: ServerConnection) {
+        stats.serverChecks += 1
+        server.runCheck(settings.serverCheckQuery) { [weak self, weak server] ok in
+            guard let self, let server else { return }
+            if ok {
+                server.becameIdle(now: self.runtime.loop.now)
+                self.idle.append(server)
+                self.serveWaiters()
+            } else {
+                server.close(reason: "check_failed")
+            }
+        }
     }
 
     private func link(_ server: ServerConnection, to client: ClientConnection, waitedMicroseconds: UInt64) {
@@ -156,7 +177,7 @@ public final class Pool {
     private func openServersIfNeeded() {
         guard retryTimer == nil, !retired, !paused else { return }
         let demand = waiting.count + (serverParameters == nil && !parameterWaiters.isEmpty ? 1 : 0)
-        let connecting = connectingCount
+        let connecting = connectingCount + servers.values.filter { $0.isTesting }.count
         var wanted = min(demand - connecting, settings.poolSize - servers.count)
         if servers.count + connecting == 0 && demand > 0 { wanted = max(wanted, 1) }
         var opened = 0
@@ -335,6 +356,7 @@ public struct PoolStats: Sendable {
     public var serversOpened: UInt64 = 0
     public var serversClosed: UInt64 = 0
     public var connectFailures: UInt64 = 0
+    public var serverChecks: UInt64 = 0
     public var queueTimeouts: UInt64 = 0
 }
 

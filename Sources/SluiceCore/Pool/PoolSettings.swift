@@ -14,6 +14,8 @@ public struct PoolSettings: Sendable {
     public var serverLoginRetry: Double
     public var serverLifetime: Double
     public var serverIdleTimeout: Double
+    public var serverCheckDelay: Double
+    public var serverCheckQuery: String
 
     public init(config: SluiceConfig, database db: DatabaseConfig) {
         database = db.name
@@ -27,5 +29,7 @@ public struct PoolSettings: Sendable {
         serverLoginRetry = config.serverLoginRetry
         serverLifetime = config.serverLifetime
         serverIdleTimeout = config.serverIdleTimeout
+        serverCheckDelay = config.serverCheckDelay
+        serverCheckQuery = config.serverCheckQuery
     }
 }

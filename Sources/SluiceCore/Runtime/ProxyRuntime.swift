@@ -158,10 +158,17 @@ public final class ProxyRuntime: @unchecked Sendable {
             return
         }
         clients[client.id] = client
+        applyKeepalive(client.socket)
         do { try client.start() } catch {
             clients[client.id] = nil
             client.socket.close()
         }
+    }
+
+    /// TCP keepalive per `tcp_keepalive`, `tcp_keepidle`, `tcp_keepintvl`, `tcp_keepcnt`.
+    func applyKeepalive(_ socket: TCPSocket) {
+        guard config.tcpKeepalive else { return }
+        socket.setKeepAlive(idle: config.tcpKeepidle, interval: config.tcpKeepintvl, count: config.tcpKeepcnt)
     }
 
     func clientLoggedIn(_ client: ClientConnection) {
@@ -273,7 +280,41 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Once a second: warn once about every client holding a server past `leak_detection_threshold`.
+    /// Once a second: client_idle_timeout, idle_transaction_timeout, query_timeout.
+    private func checkClientTimeouts() {
+        let now = loop.now
+        let idleLimit = UInt64(config.clientIdleTimeout * 1000)
+        let idleInTransactionLimit = UInt64(config.idleTransactionTimeout * 1000)
+        let queryLimit = UInt64(config.queryTimeout * 1000)
+        guard idleLimit > 0 || idleInTransactionLimit > 0 || queryLimit > 0 else { return }
+        for client in Array(clients.values) {
+            let quiet = now &- client.lastReadAt
+            switch client.phase {
+            case .idle where idleLimit > 0 && quiet >= idleLimit:
+                client.closeWithError(ErrorResponse(severity: .fatal, code: SQLState.idleSessionTimeout,
+                                                    message: "terminating connection due to client_idle_timeout (\(formatSeconds(config.clientIdleTimeout)))"),
+                                      reason: "client_idle_timeout")
+            case .linked:
+                guard let server = client.server else { continue }
+                if idleInTransactionLimit > 0, server.transactionStatus != .idle, server.pendingReadyForQuery == 0,
+                   quiet >= idleInTransactionLimit {
+                    client.closeWithError(ErrorResponse(severity: .fatal, code: SQLState.idleInTransactionSessionTimeout,
+                                                        message: "terminating connection due to idle_transaction_timeout (\(formatSeconds(config.idleTransactionTimeout))): the transaction was rolled back"),
+                                          reason: "idle_transaction_timeout")
+                } else if queryLimit > 0, server.pendingReadyForQuery > 0, server.queryStartedAt > 0,
+                          now &- server.queryStartedAt >= queryLimit, !server.queryTimeoutFired {
+                    server.queryTimeoutFired = true
+                    stats.queryTimeouts += 1
+                    server.cancelBackend()
+                }
+            default:
+                continue
+            }
+        }
+    }
+
     private func checkLeaks() {
+        checkClientTimeouts()
         let threshold = config.leakDetectionThreshold
         guard threshold > 0 else { return }
         let now = loop.now
@@ -408,6 +449,7 @@ public struct RuntimeStats: Sendable {
     public var cancelRequests: UInt64 = 0
     public var cancelsForwarded: UInt64 = 0
     public var leakSuspects: UInt64 = 0
+    public var queryTimeouts: UInt64 = 0
     /// Completed TLS handshakes by "client:TLSv1.3" / "server:TLSv1.3".
     public var tlsHandshakes: [String: UInt64] = [:]
     /// Failed TLS handshakes by "client:<reason>" / "server:<reason>" (reasons from a fixed set).

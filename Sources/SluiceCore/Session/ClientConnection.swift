@@ -60,10 +60,19 @@ public final class ClientConnection: IOHandler {
     private(set) var adminPrivilege: AdminPrivilege?
     /// A lone SET/RESET query in flight; applied to `wanted` if it succeeds outside a transaction.
     var pendingSetStatement: SetStatement?
+    /// Loop time of the last bytes read from the client (idle timeouts).
+    private(set) var lastReadAt: UInt64 = 0
+    /// Session mode: the client may have state Sluice cannot rebuild (temp tables, LISTEN,
+    /// named prepared statements, advisory locks, cursors WITH HOLD, SET ROLE).
+    private var sessionStateUnknown = false
+    /// The server died while this client was idle inside a transaction: its next request
+    /// gets this error (and ReadyForQuery) instead of reaching a server.
+    private var failNextRequest: ErrorResponse?
     private var adminSkipToSync = false
 
     init(fd: Int32, peer: SocketAddress, runtime: ProxyRuntime) {
         self.runtime = runtime
+        self.lastReadAt = runtime.loop.now
         self.socket = TCPSocket(fd: fd)
         self.peer = peer
         self.id = runtime.nextID()
@@ -106,7 +115,7 @@ public final class ClientConnection: IOHandler {
             case .wouldBlock: return
             case .endOfFile: close(reason: "client_close"); return
             case .failed: close(reason: socket.isTLS ? "tls_error" : "client_error"); return
-            case .bytes: break
+            case .bytes: lastReadAt = runtime.loop.now
             }
             process()
             // TLS may hold decrypted bytes that epoll will not announce again.
@@ -366,6 +375,7 @@ public final class ClientConnection: IOHandler {
     private func processIdle() {
         guard input.readableBytes >= 5 else { return }
         if input.byte(at: 0) == UInt8(ascii: "X") { close(reason: "client_close"); return }
+        if failNextRequest != nil { answerFailedRequest(); return }
         guard let pool else { return }
         phase = .waiting
         updateInterest()
@@ -460,14 +470,24 @@ public final class ClientConnection: IOHandler {
                 terminate = true
                 break scan
             case UInt8(ascii: "Q"), UInt8(ascii: "S"):
+                if server.pendingReadyForQuery == 0 {
+                    server.queryStartedAt = runtime.loop.now
+                    server.queryTimeoutFired = false
+                }
                 server.pendingReadyForQuery += 1
                 unsynced = false
+                if type == UInt8(ascii: "Q") && !sessionStateUnknown && pool?.settings.mode == .session {
+                    noteSessionState(type: type, at: position, length: length)
+                }
                 if type == UInt8(ascii: "Q") {
                     if runtime.config.logLeakQueries { captureQuery(at: position, length: length) }
                     if server.transactionStatus == .idle { detectSetStatement(at: position, length: length) }
                 }
             case UInt8(ascii: "P"), UInt8(ascii: "B"), UInt8(ascii: "D"), UInt8(ascii: "E"), UInt8(ascii: "C"):
-                unsynced = true  // Flush ('H') starts nothing: a Flush after Sync must not pin the server
+                unsynced = true
+                if type == UInt8(ascii: "P") && !sessionStateUnknown && pool?.settings.mode == .session {
+                    noteSessionState(type: type, at: position, length: length)
+                }  // Flush ('H') starts nothing: a Flush after Sync must not pin the server
             default:
                 break
             }
@@ -574,15 +594,86 @@ public final class ClientConnection: IOHandler {
         }
     }
 
-    // MARK: closing
+    // MARK: losing the server
 
-    /// The server died under this client.
-    func serverLost(reason: String) {
+    /// The server died under this client. Whatever can be hidden is: an idle client just gets a
+    /// new server next time; a client waiting for results gets an ERROR for that request and stays;
+    /// one idle inside a transaction gets the ERROR at its next request. Only a client whose
+    /// stream was cut mid-message, or whose session state cannot be rebuilt, is closed.
+    func serverLost(reason: String, midMessage: Bool, pendingReadyForQuery: Int, inTransaction: Bool) {
         server = nil
-        closeWithError(ErrorResponse(severity: .fatal, code: SQLState.connectionFailure,
-                                     message: "server connection of database \"\(database)\" was lost (\(reason))"),
-                       reason: "server_lost")
+        let mode = pool?.settings.mode ?? .transaction
+        let rebuildable = mode == .transaction || !sessionStateUnknown
+        guard !midMessage, passthrough == 0, rebuildable else {
+            closeWithError(ErrorResponse(severity: .fatal, code: SQLState.connectionFailure,
+                                         message: "server connection of database \"\(database)\" was lost (\(reason))"),
+                           reason: "server_lost")
+            return
+        }
+        busySince = nil
+        leakReported = false
+        pendingSetStatement = nil
+        phase = .idle
+        let error = ErrorResponse(severity: .error, code: SQLState.connectionFailure,
+                                  message: "server connection of database \"\(database)\" was lost (\(reason)); the transaction was rolled back",
+                                  hint: "The statement was not retried. Run it again: a new server connection will be used.")
+        if pendingReadyForQuery > 0 {
+            var bytes = error.encoded
+            for _ in 0..<pendingReadyForQuery { ReadyForQuery(status: .idle).encode(into: &bytes) }
+            unsynced = false
+            send(bytes)
+        } else if inTransaction || unsynced {
+            failNextRequest = error
+        }
+        runtime.logger.info("server lost under a client; client kept", metadata: [
+            "client": "\(peer)", "database": "\(database)", "reason": "\(reason)",
+            "pending": "\(pendingReadyForQuery)", "in_transaction": "\(inTransaction)"])
+        updateInterest()
+        if input.readableBytes > 0 { process() }
     }
+
+    /// Answers the request after a lost transaction: drops messages up to the next Query or Sync,
+    /// then sends the saved ERROR and ReadyForQuery 'I'.
+    private func answerFailedRequest() {
+        while input.readableBytes >= 5, let error = failNextRequest {
+            let type = input.byte(at: 0)
+            let length = Int(input.int32(at: 1))
+            guard length >= 4, length <= runtime.config.maxPacketSize else {
+                closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                                             message: "invalid message length \(length)"), reason: "protocol_violation")
+                return
+            }
+            if type == UInt8(ascii: "X") { close(reason: "client_close"); return }
+            guard input.readableBytes >= length + 1 else { return }
+            input.consume(length + 1)
+            if type == UInt8(ascii: "Q") || type == UInt8(ascii: "S") {
+                failNextRequest = nil
+                unsynced = false
+                var bytes = error.encoded
+                ReadyForQuery(status: .idle).encode(into: &bytes)
+                send(bytes)
+            }
+        }
+        if failNextRequest == nil && input.readableBytes > 0 { process() }
+    }
+
+    /// Session mode: notes statements that leave state Sluice cannot replay on another server.
+    private func noteSessionState(type: UInt8, at position: Int, length: Int) {
+        if type == UInt8(ascii: "P") {
+            if input.readableBytes > position + 5 && input.byte(at: position + 5) != 0 { sessionStateUnknown = true }
+            return
+        }
+        let count = min(length - 4, 512, input.readableBytes - position - 5)
+        guard count > 0 else { return }
+        let text = String(decoding: input.bytes(at: position + 5, count: count), as: UTF8.self).lowercased()
+        for word in ["temp", "listen", "prepare", "advisory", "hold", "role", "authorization", "declare", "lock"]
+        where text.contains(word) {
+            sessionStateUnknown = true
+            return
+        }
+    }
+
+    // MARK: closing
 
     /// Sends a FATAL error and closes.
     func closeWithError(_ error: ErrorResponse, reason: String) {

@@ -38,6 +38,10 @@ public final class ServerConnection: IOHandler {
     var pendingReadyForQuery = 0
     /// Bytes of a server message still to forward unparsed.
     private var passthrough = 0
+    /// Loop time the oldest outstanding query was sent (for query_timeout); 0 when none.
+    var queryStartedAt: UInt64 = 0
+    /// query_timeout already fired for the running query.
+    var queryTimeoutFired = false
     /// An ErrorResponse passed since the last ReadyForQuery.
     private var sawError = false
     private var internalQueries: [String] = []
@@ -64,6 +68,9 @@ public final class ServerConnection: IOHandler {
     var isLinked: Bool {
         switch state { case .linked, .internalQuery: return client != nil; default: return false }
     }
+    /// Running `server_check_query` before being handed out.
+    private(set) var isTesting = false
+
     var isUsable: Bool {
         if case .idle = state, let socket, !socket.isClosed { return true }
         return false
@@ -74,7 +81,7 @@ public final class ServerConnection: IOHandler {
         case .connecting, .negotiatingTLS, .tlsHandshake, .loggingIn: return "login"
         case .idle: return "idle"
         case .linked: return "active"
-        case .internalQuery: return client == nil ? "used" : "active"
+        case .internalQuery: return client != nil ? "active" : isTesting ? "tested" : "used"
         case .closed: return "closed"
         }
     }
@@ -101,6 +108,7 @@ public final class ServerConnection: IOHandler {
     private func connected(fd: Int32) {
         let socket = TCPSocket(fd: fd)
         self.socket = socket
+        runtime.applyKeepalive(socket)
         do { try runtime.loop.register(fd, handler: self, read: true, write: false) } catch {
             socket.close()
             state = .closed
@@ -326,6 +334,15 @@ public final class ServerConnection: IOHandler {
         }
     }
 
+    /// Runs the health check; `completion(true)` when it answered without error.
+    func runCheck(_ query: String, completion: @escaping (Bool) -> Void) {
+        isTesting = true
+        runInternal([query]) { [weak self] error in
+            self?.isTesting = false
+            completion(error == nil)
+        }
+    }
+
     /// Runs `queries` one after another as simple queries, absorbing their replies.
     func runInternal(_ queries: [String], completion: @escaping (ErrorResponse?) -> Void) {
         internalQueries = queries
@@ -467,6 +484,7 @@ public final class ServerConnection: IOHandler {
                 transactionStatus = TransactionStatus(rawValue: input.byte(at: position + 5)) ?? .idle
                 position += total
                 if pendingReadyForQuery > 0 { pendingReadyForQuery -= 1 }
+                if pendingReadyForQuery == 0 { queryStartedAt = 0 } else { queryStartedAt = runtime.loop.now }
                 pool.countQuery()
                 if let statement = client.pendingSetStatement {
                     client.pendingSetStatement = nil
@@ -546,7 +564,8 @@ public final class ServerConnection: IOHandler {
         }
         if let client {
             self.client = nil
-            client.serverLost(reason: reason)
+            client.serverLost(reason: reason, midMessage: passthrough > 0, pendingReadyForQuery: pendingReadyForQuery,
+                              inTransaction: transactionStatus != .idle)
         }
         internalCompletion = nil  // whoever waited on it is the client, told above, or the pool
     }

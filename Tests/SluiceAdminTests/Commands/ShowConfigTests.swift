@@ -29,5 +29,7 @@ final class ShowConfigTests: XCTestCase {
         XCTAssertEqual(table.row("log_leak_queries")?["value"], "false")
         XCTAssertEqual(table.row("pool_mode")?["value"], "transaction")
         XCTAssertEqual(table.row("server_reset_query")?["default"], "DISCARD ALL")
+        XCTAssertEqual(table.row("client_tls")?["value"], "", "unset: decided by whether a certificate is configured")
+        XCTAssertEqual(table.row("client_tls_min_version")?["default"], "tlsv1.2")
     }
 }
