@@ -70,6 +70,8 @@ extension BenchClient {
         }
         if case .ready = state {
             // An idle (or finished) connection: nothing is expected but a drop or a notice.
+            // PQisBusy parses what was read, handing an asynchronous FATAL to the notice receiver.
+            _ = PQisBusy(connection)
             if PQstatus(connection) == CONNECTION_BAD {
                 connectionFailed(now: now, message: libpqErrorMessage(connection))
             }

@@ -463,6 +463,7 @@ public final class ServerConnection: IOHandler {
         let available = input.readableBytes
         var position = 0
         var transactionDone = false
+        var fatalError: ErrorResponse?
         scan: while position < available {
             if passthrough > 0 {
                 let take = min(passthrough, available - position)
@@ -501,6 +502,17 @@ public final class ServerConnection: IOHandler {
                         break scan
                     }
                 }
+            case ErrorResponse.typeCode where total <= 65536:
+                guard available - position >= total else { break scan }
+                sawError = true
+                let error = try? ErrorResponse.decode(body: input.bytes(at: position + 5, count: length - 4)[...])
+                if error?.severity == "FATAL" || error?.severity == "PANIC" {
+                    // The backend is going away (terminated, shut down, timed out). The client is not
+                    // told this FATAL: Sluice answers for the lost server (see ClientConnection.serverLost).
+                    fatalError = error
+                    break scan
+                }
+                position += total
             case ErrorResponse.typeCode:
                 sawError = true
                 let take = min(total, available - position)
@@ -524,6 +536,11 @@ public final class ServerConnection: IOHandler {
             pool.countSent(position)
             guard client.sendToClient(input.readPointer, count: position) else { return }
             input.consume(position)
+        }
+        if let fatal = fatalError {
+            input.clear()
+            close(reason: "upstream_closed:\(fatal.code ?? "?")")
+            return
         }
         if transactionDone {
             if input.readableBytes > 0 { input.clear() }  // nothing may follow a final ReadyForQuery
