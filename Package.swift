@@ -45,8 +45,10 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/SluiceBench"),
+        .target(name: "SluiceTools", dependencies: ["SluiceConfig", "CLibpq"]),
+        .testTarget(name: "SluiceToolsTests", dependencies: ["SluiceTools", "SluiceConfig"]),
         .executableTarget(name: "sluice", dependencies: [
-            "SluiceCore", "SluiceAdmin", "SluiceIO", "PostgresWire", "SluiceConfig",
+            "SluiceCore", "SluiceAdmin", "SluiceIO", "PostgresWire", "SluiceConfig", "SluiceTools",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -88,8 +88,9 @@ enum Runner {
                 measureSample = sampler?.sample()
                 measureTaken = true
             }
-            if now >= end { break }
-            if now >= nextProgress {
+            let finished = now >= end
+            // A last line for the final (possibly partial) second, then stop.
+            if now >= nextProgress || (finished && now - lastProgress >= 500_000_000) {
                 let transactions = live.transactions, errors = live.errors
                 let tps = Double(transactions - lastTransactions) / (Double(now - lastProgress) / 1e9)
                 let phase = now < measureStart + 500_000_000 ? "warmup" : "\(Int((Double(now - measureStart) / 1e9).rounded()))s"
@@ -99,6 +100,7 @@ enum Runner {
                 (lastTransactions, lastErrors, lastProgress) = (transactions, errors, now)
                 nextProgress += 1_000_000_000
             }
+            if finished { break }
             _ = sampler?.sample()
             var wake = min(now + 200_000_000, nextProgress, end)
             if !measureTaken { wake = min(wake, measureStart) }

@@ -19,6 +19,7 @@ extension SluiceConfig {
         .init("server_login_retry", \.serverLoginRetry, default: 15, .seconds(0.1...3_600)),
         .init("server_lifetime", \.serverLifetime, default: 3_600, .seconds(0...2_592_000)),
         .init("server_idle_timeout", \.serverIdleTimeout, default: 60, .seconds(0...2_592_000)),
+        .init("max_prepared_statements", \.maxPreparedStatements, default: 200, .integer(0...100_000)),
         .init("server_check_delay", \.serverCheckDelay, default: 30, .seconds(0...86_400)),
         .init("server_check_query", \.serverCheckQuery, default: "", .text),
         .init("client_idle_timeout", \.clientIdleTimeout, default: 0, .seconds(0...2_592_000)),

@@ -52,6 +52,9 @@ public struct SluiceConfig: Sendable, Equatable {
     public var clientTLSMinVersion: TLSProtocolVersion
     /// `client_tls_ciphers`: OpenSSL cipher list for TLS 1.2 (TLS 1.3 uses OpenSSL's suites).
     public var clientTLSCiphers: String?
+    /// `max_prepared_statements`: named statements kept per server connection in transaction mode
+    /// (least recently used evicted); 0 turns statement mapping off.
+    public var maxPreparedStatements: Int
     /// `server_check_delay`: an idle server unused this long is checked with `server_check_query` before reuse (0: always).
     public var serverCheckDelay: Double
     /// `server_check_query`: the check; "" sends an empty query (cheapest round trip).
@@ -103,6 +106,7 @@ public struct SluiceConfig: Sendable, Equatable {
         workers = 0
         logLevel = .info
         adminListen = nil
+        maxPreparedStatements = 0
         serverCheckDelay = 0
         serverCheckQuery = ""
         clientIdleTimeout = 0

@@ -43,9 +43,10 @@ public struct ClientURLs: Encodable, Sendable {
             notes.append("Passwords are shown as \(Self.passwordPlaceholder); --show-passwords prints them.")
         }
         self.notes = notes
+        let (clientHost, clientPort) = (self.host, self.port)
         databases = config.databases.keys.sorted().compactMap { name in
             config.databases[name].map { database in
-                ClientSettings(config: config, database: database, host: self.host, port: self.port,
+                ClientSettings(config: config, database: database, host: clientHost, port: clientPort,
                                showPasswords: showPasswords)
             }
         }

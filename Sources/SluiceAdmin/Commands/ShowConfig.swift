@@ -35,6 +35,7 @@ final class ShowConfig: AdminCommand {
         Entry(key: "server_lifetime", changeable: true) { formatDecimal($0.serverLifetime) },
         Entry(key: "server_idle_timeout", changeable: true) { formatDecimal($0.serverIdleTimeout) },
         Entry(key: "shutdown_timeout", changeable: true) { formatDecimal($0.shutdownTimeout) },
+        Entry(key: "max_prepared_statements", changeable: true) { String($0.maxPreparedStatements) },
         Entry(key: "server_check_delay", changeable: true) { formatDecimal($0.serverCheckDelay) },
         Entry(key: "server_check_query", changeable: true) { $0.serverCheckQuery },
         Entry(key: "client_idle_timeout", changeable: true) { formatDecimal($0.clientIdleTimeout) },

@@ -270,6 +270,24 @@ public final class Pool {
     }
 
     @inline(__always) func countQuery() { stats.queries += 1 }
+
+    // MARK: prepared statements
+
+    /// Server-side names of statements, shared by every client and server of this pool.
+    private var statementNames: [StatementKey: String] = [:]
+    private var nextStatementNumber = 0
+
+    func countStatementParse() { stats.statementParses += 1 }
+
+    /// The server-side name for a statement (the same for identical text and parameter types).
+    func serverStatementName(for key: StatementKey) -> String {
+        if let name = statementNames[key] { return name }
+        nextStatementNumber += 1
+        let name = "sluice_\(nextStatementNumber)"
+        statementNames[key] = name
+        stats.statementsPrepared += 1
+        return name
+    }
     @inline(__always) func countReceived(_ n: Int) { stats.bytesReceived &+= UInt64(n) }
     @inline(__always) func countSent(_ n: Int) { stats.bytesSent &+= UInt64(n) }
 
@@ -357,6 +375,9 @@ public struct PoolStats: Sendable {
     public var serversClosed: UInt64 = 0
     public var connectFailures: UInt64 = 0
     public var serverChecks: UInt64 = 0
+    /// Distinct statements named on the server side, and Parse messages sent for them.
+    public var statementsPrepared: UInt64 = 0
+    public var statementParses: UInt64 = 0
     public var queueTimeouts: UInt64 = 0
 }
 

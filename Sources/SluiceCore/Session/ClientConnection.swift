@@ -442,8 +442,10 @@ public final class ClientConnection: IOHandler {
 
     private func relayToServer() {
         guard let server, server.isLinked else { return }
+        let mapStatements = server.tracksStatements
         let available = input.readableBytes
         var position = 0
+        var forwardFrom = 0
         var terminate = false
         scan: while position < available {
             if passthrough > 0 {
@@ -456,7 +458,8 @@ public final class ClientConnection: IOHandler {
             let type = input.byte(at: position)
             let length = Int(input.int32(at: position + 1))
             guard length >= 4, length <= runtime.config.maxPacketSize else {
-                if position > 0, server.send(input.readPointer, count: position) { input.consume(position) }
+                if position > forwardFrom { _ = server.send(input.readPointer + forwardFrom, count: position - forwardFrom) }
+                input.consume(position)
                 closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
                                              message: length < 4 ? "invalid message length \(length)"
                                                 : "message of \(length) bytes exceeds max_packet_size (\(runtime.config.maxPacketSize))"),
@@ -465,17 +468,34 @@ public final class ClientConnection: IOHandler {
             }
             let total = length + 1
             if busySince == nil && type != UInt8(ascii: "X") { busySince = runtime.loop.now }
+            var slot: ResponseSlot?
             switch type {
             case UInt8(ascii: "X"):
                 terminate = true
                 break scan
-            case UInt8(ascii: "Q"), UInt8(ascii: "S"):
+            case UInt8(ascii: "Q"), UInt8(ascii: "S"), UInt8(ascii: "F"):
+                if type == UInt8(ascii: "Q") && mapStatements {
+                    guard available - position >= total else { break scan }
+                    if let deallocate = deallocateStatement(at: position, length: length) {
+                        // Sluice keeps the server-side statement for sharing; the client's name goes.
+                        if position > forwardFrom && !server.send(input.readPointer + forwardFrom, count: position - forwardFrom) { return }
+                        switch deallocate {
+                        case .all: statements.removeAll()
+                        case .name(let name): statements[name] = nil
+                        }
+                        position += total
+                        forwardFrom = position
+                        server.pushSlot(.syntheticDeallocate)
+                        continue
+                    }
+                }
                 if server.pendingReadyForQuery == 0 {
                     server.queryStartedAt = runtime.loop.now
                     server.queryTimeoutFired = false
                 }
                 server.pendingReadyForQuery += 1
                 unsynced = false
+                slot = type == UInt8(ascii: "S") ? .sync : .query
                 if type == UInt8(ascii: "Q") && !sessionStateUnknown && pool?.settings.mode == .session {
                     noteSessionState(type: type, at: position, length: length)
                 }
@@ -484,26 +504,141 @@ public final class ClientConnection: IOHandler {
                     if server.transactionStatus == .idle { detectSetStatement(at: position, length: length) }
                 }
             case UInt8(ascii: "P"), UInt8(ascii: "B"), UInt8(ascii: "D"), UInt8(ascii: "E"), UInt8(ascii: "C"):
-                unsynced = true
+                unsynced = true  // Flush ('H') starts nothing: a Flush after Sync must not pin the server
                 if type == UInt8(ascii: "P") && !sessionStateUnknown && pool?.settings.mode == .session {
                     noteSessionState(type: type, at: position, length: length)
-                }  // Flush ('H') starts nothing: a Flush after Sync must not pin the server
+                }
+                if mapStatements && type != UInt8(ascii: "E") && refersToNamedStatement(type: type, at: position, available: available) {
+                    guard available - position >= total else { break scan }
+                    if position > forwardFrom && !server.send(input.readPointer + forwardFrom, count: position - forwardFrom) { return }
+                    let body = input.bytes(at: position + 5, count: length - 4)[...]
+                    position += total
+                    forwardFrom = position
+                    guard rewriteStatementMessage(type: type, body: body, server: server) else { return }
+                    continue
+                }
+                switch type {
+                case UInt8(ascii: "P"): slot = .parse(serverName: nil, clientName: nil)
+                case UInt8(ascii: "B"): slot = .bind
+                case UInt8(ascii: "E"): slot = .execute
+                case UInt8(ascii: "C"): slot = .close
+                default:
+                    slot = available - position > 5 && input.byte(at: position + 5) == UInt8(ascii: "S")
+                        ? .describeStatement : .describePortal
+                }
             default:
                 break
             }
+            if mapStatements, let slot { server.pushSlot(slot) }
             let take = min(total, available - position)
             position += take
             passthrough = total - take
         }
-        if position > 0 {
+        if position > forwardFrom {
             requestAt = runtime.loop.now
+            guard server.send(input.readPointer + forwardFrom, count: position - forwardFrom) else { return }
+        }
+        if position > 0 {
             pool?.countReceived(position)
-            guard server.send(input.readPointer, count: position) else { return }
             input.consume(position)
         }
         if terminate { close(reason: "client_close"); return }
         input.compact()
         updateInterest()
+    }
+
+    // MARK: prepared statements (transaction mode)
+
+    /// The client's named statements (client name → shared server-side statement).
+    private var statements: [String: ClientStatement] = [:]
+
+    /// Whether a Parse/Bind/Describe/Close at `position` names a statement (not the unnamed one, not a portal).
+    private func refersToNamedStatement(type: UInt8, at position: Int, available: Int) -> Bool {
+        let body = position + 5
+        switch type {
+        case UInt8(ascii: "P"):
+            return available > body && input.byte(at: body) != 0
+        case UInt8(ascii: "B"):
+            // portal name, then statement name: find the first NUL, look at the byte after it.
+            var offset = body
+            while offset < available && input.byte(at: offset) != 0 { offset += 1 }
+            return offset + 1 < available ? input.byte(at: offset + 1) != 0 : true
+        case UInt8(ascii: "D"), UInt8(ascii: "C"):
+            return available > body + 1 && input.byte(at: body) == UInt8(ascii: "S") && input.byte(at: body + 1) != 0
+        default:
+            return false
+        }
+    }
+
+    /// Rewrites one message naming a statement to the shared server-side name, preparing the
+    /// statement on this server first when it lacks it. Returns false if the client was closed.
+    private func rewriteStatementMessage(type: UInt8, body: ArraySlice<UInt8>, server: ServerConnection) -> Bool {
+        guard let pool else { return false }
+        do {
+            switch type {
+            case UInt8(ascii: "P"):
+                let parse = try Parse.decode(body: body)
+                let key = StatementKey(query: parse.query, parameterTypes: parse.parameterTypeOIDs)
+                let serverName = pool.serverStatementName(for: key)
+                if statements[parse.statementName] == nil && statements.count >= 10_000 {
+                    closeWithError(ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
+                                                 message: "too many prepared statements on one connection (10000)"),
+                                   reason: "too_many_statements")
+                    return false
+                }
+                statements[parse.statementName] = ClientStatement(key: key, serverName: serverName)
+                server.prepare(serverName, key: key, forClientParse: parse.statementName)
+            case UInt8(ascii: "B"):
+                var bind = try Bind.decode(body: body)
+                if let statement = statements[bind.statementName] {
+                    server.ensurePrepared(statement.serverName, key: statement.key)
+                    bind.statementName = statement.serverName
+                }
+                server.pushSlot(.bind)
+                return server.send(bind.encoded)
+            case UInt8(ascii: "D"):
+                var describe = try Describe.decode(body: body)
+                if let statement = statements[describe.name] {
+                    server.ensurePrepared(statement.serverName, key: statement.key)
+                    describe.name = statement.serverName
+                }
+                server.pushSlot(.describeStatement)
+                return server.send(describe.encoded)
+            default:  // Close of a statement
+                let close = try Close.decode(body: body)
+                if statements.removeValue(forKey: close.name) != nil {
+                    server.pushSlot(.syntheticCloseComplete)
+                } else {
+                    server.pushSlot(.close)
+                    return server.send(close.encoded)
+                }
+            }
+            return true
+        } catch {
+            closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                                         message: "invalid \(Character(Unicode.Scalar(type))) message: \(error)"),
+                           reason: "protocol_violation")
+            return false
+        }
+    }
+
+    /// A lone `DEALLOCATE` of statements this client named, which Sluice answers itself.
+    private func deallocateStatement(at position: Int, length: Int) -> Deallocate? {
+        guard length <= 1024 else { return nil }
+        var offset = position + 5
+        while offset < position + length && input.byte(at: offset) == UInt8(ascii: " ") { offset += 1 }
+        guard input.byte(at: offset) | 0x20 == UInt8(ascii: "d") else { return nil }
+        let text = String(decoding: input.bytes(at: position + 5, count: length - 5), as: UTF8.self)
+        switch Deallocate.parse(text) {
+        case .all?: return .all
+        case .name(let name)? where statements[name] != nil: return .name(name)
+        default: return nil
+        }
+    }
+
+    /// A client Parse failed on the server: the client has no such statement.
+    func statementParseFailed(clientName: String) {
+        statements[clientName] = nil
     }
 
     /// Notices a lone SET/RESET/DISCARD ALL so the setting can follow the client to other servers.

@@ -44,6 +44,10 @@ public final class ServerConnection: IOHandler {
     var queryTimeoutFired = false
     /// An ErrorResponse passed since the last ReadyForQuery.
     private var sawError = false
+    /// Requests in flight, in order (transaction mode with statement mapping).
+    private var slots = SlotQueue()
+    /// Shared statements prepared on this connection.
+    private var preparedOnServer = ServerStatements()
     private var internalQueries: [String] = []
     private var internalError: ErrorResponse?
     private var internalCompletion: ((ErrorResponse?) -> Void)?
@@ -254,11 +258,13 @@ public final class ServerConnection: IOHandler {
         }
     }
 
-    /// Writes bytes to the server (buffering after EAGAIN).
-    func send(_ bytes: [UInt8]) {
-        guard let socket else { return }
-        if !socket.write(bytes) { close(reason: "write_error"); return }
+    /// Writes bytes to the server (buffering after EAGAIN); false if the server failed.
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool {
+        guard let socket else { return false }
+        if !socket.write(bytes) { close(reason: "write_error"); return false }
         if socket.hasPendingWrites { updateInterest() }
+        return true
     }
 
     func send(_ pointer: UnsafeRawPointer, count: Int) -> Bool {
@@ -390,6 +396,7 @@ public final class ServerConnection: IOHandler {
         linkedSince = runtime.loop.now
         pendingReadyForQuery = 0
         passthrough = 0
+        slots.removeAll()
         if let alignment = parameters.alignment(to: client.wanted) {
             runInternal([alignment.sql]) { [weak self, weak client] error in
                 guard let self, let client else { return }
@@ -416,6 +423,7 @@ public final class ServerConnection: IOHandler {
     /// Back to the pool after a finished transaction or a cleaned-up session.
     func becameIdle(now: UInt64) {
         client = nil
+        slots.removeAll()
         state = .idle
         idleSince = now
         input.clear()
@@ -427,7 +435,7 @@ public final class ServerConnection: IOHandler {
     func clientLeft(clientMidMessage: Bool) {
         client = nil
         guard case .linked = state, pendingReadyForQuery == 0, passthrough == 0, !clientMidMessage,
-              input.readableBytes == 0 else {
+              input.readableBytes == 0, slots.isEmpty else {
             // The backend may be busy for a long time (pg_sleep, a big sort) and only notices a
             // closed socket when it next writes: cancel it so it stops and rolls back now.
             cancelBackend()
@@ -443,7 +451,7 @@ public final class ServerConnection: IOHandler {
         runInternal(cleanup) { [weak self] error in
             guard let self else { return }
             if error != nil { self.close(reason: "reset_failed"); return }
-            if self.pool.settings.mode == .session { self.parameters.discarded() }
+            if self.pool.settings.mode == .session { self.parameters.discarded(); self.preparedOnServer.removeAll() }
             self.pool.release(self)
         }
     }
@@ -456,14 +464,106 @@ public final class ServerConnection: IOHandler {
                              host: url.host, port: url.port, timeout: pool.settings.serverConnectTimeout, loop: runtime.loop)
     }
 
+    // MARK: prepared statements
+
+    /// Transaction mode maps client statement names to shared server-side ones.
+    var tracksStatements: Bool {
+        pool.settings.mode == .transaction && runtime.config.maxPreparedStatements > 0
+    }
+
+    /// Records a request in flight; a synthetic answer at the head is sent at once.
+    func pushSlot(_ slot: ResponseSlot) {
+        slots.append(slot)
+        if slot.isSynthetic && slots.first == slot { emitSynthetics() }
+    }
+
+    /// The client sent Parse for `serverName`: prepare it unless this server already has it.
+    func prepare(_ serverName: String, key: StatementKey, forClientParse clientName: String) {
+        if preparedOnServer.contains(serverName) {
+            preparedOnServer.touch(serverName)
+            pushSlot(.syntheticParseComplete)
+            return
+        }
+        evictIfFull(keeping: serverName)
+        preparedOnServer.touch(serverName)
+        pool.countStatementParse()
+        pushSlot(.parse(serverName: serverName, clientName: clientName))
+        send(Parse(statementName: serverName, query: key.query, parameterTypeOIDs: key.parameterTypes).encoded)
+    }
+
+    /// A Bind or Describe needs `serverName` here: prepare it first, hiding the reply from the client.
+    func ensurePrepared(_ serverName: String, key: StatementKey) {
+        if preparedOnServer.contains(serverName) { preparedOnServer.touch(serverName); return }
+        evictIfFull(keeping: serverName)
+        preparedOnServer.touch(serverName)
+        pool.countStatementParse()
+        pushSlot(.hiddenParse(serverName: serverName))
+        send(Parse(statementName: serverName, query: key.query, parameterTypeOIDs: key.parameterTypes).encoded)
+    }
+
+    private func evictIfFull(keeping name: String) {
+        guard preparedOnServer.count >= runtime.config.maxPreparedStatements,
+              let victim = preparedOnServer.leastRecentlyUsed(keeping: name) else { return }
+        preparedOnServer.remove(victim)
+        pushSlot(.hiddenClose)
+        send(Close(kind: .statement, name: victim).encoded)
+    }
+
+    /// Sends the answers Sluice gives itself while they are at the head of the queue.
+    private func emitSynthetics() {
+        guard let client else { return }
+        while let head = slots.first, head.isSynthetic {
+            slots.removeFirst()
+            var bytes: [UInt8] = []
+            switch head {
+            case .syntheticParseComplete: ParseComplete().encode(into: &bytes)
+            case .syntheticCloseComplete: CloseComplete().encode(into: &bytes)
+            default:
+                CommandComplete(tag: "DEALLOCATE").encode(into: &bytes)
+                ReadyForQuery(status: transactionStatus).encode(into: &bytes)
+            }
+            guard bytes.withUnsafeBytes({ client.sendToClient($0.baseAddress!, count: $0.count) }) else { return }
+            if head == .syntheticDeallocate && slots.isEmpty && pendingReadyForQuery == 0 && transactionStatus == .idle {
+                client.transactionIdle()
+                if client.canReleaseServer { client.transactionFinished(); return }
+            }
+        }
+    }
+
+    /// An ErrorResponse answered the head request: the server now skips to the next Sync.
+    private func requestFailed() {
+        guard let head = slots.first else { return }
+        if head == .query { return }
+        while let slot = slots.first, slot != .sync, slot != .query {
+            slots.removeFirst()
+            switch slot {
+            case .parse(let serverName?, let clientName?):
+                preparedOnServer.remove(serverName)
+                client?.statementParseFailed(clientName: clientName)
+            case .hiddenParse(let serverName):
+                preparedOnServer.remove(serverName)
+            default:
+                break
+            }
+        }
+    }
+
     // MARK: relay server → client
 
     private func relayToClient() {
         guard let client else { input.clear(); return }
         let available = input.readableBytes
         var position = 0
+        var forwardFrom = 0
         var transactionDone = false
         var fatalError: ErrorResponse?
+        let tracking = !slots.isEmpty
+        /// Sends what has been scanned and not sent yet (before a swallowed or synthetic message).
+        func flush() -> Bool {
+            guard position > forwardFrom else { return true }
+            defer { forwardFrom = position }
+            return client.sendToClient(input.readPointer + forwardFrom, count: position - forwardFrom)
+        }
         scan: while position < available {
             if passthrough > 0 {
                 let take = min(passthrough, available - position)
@@ -484,6 +584,7 @@ public final class ServerConnection: IOHandler {
                 guard available - position >= total, length == 5 else { break scan }
                 transactionStatus = TransactionStatus(rawValue: input.byte(at: position + 5)) ?? .idle
                 position += total
+                if tracking { popSlot(finishedBy: type) }
                 if pendingReadyForQuery > 0 { pendingReadyForQuery -= 1 }
                 if pendingReadyForQuery == 0 { queryStartedAt = 0 } else { queryStartedAt = runtime.loop.now }
                 pool.countQuery()
@@ -492,10 +593,16 @@ public final class ServerConnection: IOHandler {
                     if transactionStatus == .idle && !sawError {
                         client.wanted.apply(statement)
                         parameters.clientRan(statement)
+                        if statement == .resetAll { preparedOnServer.removeAll() }
                     }
                 }
                 sawError = false
-                if pendingReadyForQuery == 0 && transactionStatus == .idle {
+                if slots.first?.isSynthetic == true {
+                    guard flush() else { return }
+                    emitSynthetics()
+                    if self.client == nil { return }  // a synthetic ReadyForQuery ended the transaction
+                }
+                if pendingReadyForQuery == 0 && transactionStatus == .idle && slots.isEmpty {
                     client.transactionIdle()
                     if client.canReleaseServer {
                         transactionDone = true
@@ -513,11 +620,13 @@ public final class ServerConnection: IOHandler {
                     break scan
                 }
                 position += total
+                if tracking { requestFailed() }
             case ErrorResponse.typeCode:
                 sawError = true
                 let take = min(total, available - position)
                 position += take
                 passthrough = total - take
+                if tracking { requestFailed() }
             case ParameterStatus.typeCode where total <= 16384:
                 guard available - position >= total else { break scan }
                 if let status = try? ParameterStatus.decode(body: input.bytes(at: position + 5, count: length - 4)[...]) {
@@ -526,15 +635,47 @@ public final class ServerConnection: IOHandler {
                     client.parameterReported(name: status.name, value: status.value)
                 }
                 position += total
+            case ParseComplete.typeCode, CloseComplete.typeCode:
+                guard tracking, let head = slots.first else { fallthrough }
+                let hidden: Bool
+                switch head {
+                case .hiddenParse, .hiddenClose: hidden = true
+                default: hidden = false
+                }
+                if hidden {
+                    // The reply to a request Sluice added: not the client's.
+                    guard flush() else { return }
+                    position += total
+                    forwardFrom = position
+                } else {
+                    position += total
+                }
+                slots.removeFirst()
+                if slots.first?.isSynthetic == true {
+                    guard flush() else { return }
+                    emitSynthetics()
+                }
             default:
                 let take = min(total, available - position)
                 position += take
                 passthrough = total - take
+                if tracking && take == total && slots.first?.isFinished(by: type) == true {
+                    slots.removeFirst()
+                    if slots.first?.isSynthetic == true {
+                        guard flush() else { return }
+                        emitSynthetics()
+                    }
+                } else if tracking && take < total && slots.first?.isFinished(by: type) == true {
+                    // The rest streams through; the slot is done once its header has passed.
+                    slots.removeFirst()
+                }
             }
+        }
+        if position > forwardFrom {
+            guard client.sendToClient(input.readPointer + forwardFrom, count: position - forwardFrom) else { return }
         }
         if position > 0 {
             pool.countSent(position)
-            guard client.sendToClient(input.readPointer, count: position) else { return }
             input.consume(position)
         }
         if let fatal = fatalError {
@@ -549,6 +690,11 @@ public final class ServerConnection: IOHandler {
             input.compact()
             updateInterest()
         }
+    }
+
+    /// Pops the head slot when `type` is its final reply.
+    private func popSlot(finishedBy type: UInt8) {
+        if slots.first?.isFinished(by: type) == true { slots.removeFirst() }
     }
 
     // MARK: closing
