@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // Sluice: a connection-pooling proxy for serverless PostgreSQL.
 import PackageDescription
+import Foundation
 
 let package = Package(
     name: "Sluice",
@@ -62,3 +63,26 @@ let package = Package(
     // construction; Swift 5 mode keeps concurrency checking to warnings for them.
     swiftLanguageModes: [.v5]
 )
+
+// Fuzz targets: built only by scripts/fuzz (SLUICE_FUZZ=1), which links libFuzzer's main.
+if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
+    let fuzzFlags: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+    package.targets += [
+        .executableTarget(name: "FuzzStartupPacket", dependencies: ["PostgresWire"],
+                          path: "Tests/Fuzz/StartupPacket", swiftSettings: fuzzFlags),
+        .executableTarget(name: "FuzzFrontendMessages", dependencies: ["PostgresWire"],
+                          path: "Tests/Fuzz/FrontendMessages", swiftSettings: fuzzFlags),
+        .executableTarget(name: "FuzzBackendMessages", dependencies: ["PostgresWire"],
+                          path: "Tests/Fuzz/BackendMessages", swiftSettings: fuzzFlags),
+        .executableTarget(name: "FuzzSCRAMServer", dependencies: ["PostgresWire"],
+                          path: "Tests/Fuzz/SCRAMServer", swiftSettings: fuzzFlags),
+        .executableTarget(name: "FuzzSCRAMClient", dependencies: ["PostgresWire"],
+                          path: "Tests/Fuzz/SCRAMClient", swiftSettings: fuzzFlags),
+        .executableTarget(name: "FuzzClientLogin", dependencies: ["SluiceCore", "PostgresWire"],
+                          path: "Tests/Fuzz/ClientLogin", swiftSettings: fuzzFlags),
+    ]
+    package.products += [
+        "FuzzStartupPacket", "FuzzFrontendMessages", "FuzzBackendMessages",
+        "FuzzSCRAMServer", "FuzzSCRAMClient", "FuzzClientLogin",
+    ].map { .executable(name: $0, targets: [$0]) }
+}

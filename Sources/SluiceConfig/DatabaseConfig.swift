@@ -14,6 +14,10 @@ public struct DatabaseConfig: Sendable, Equatable {
     public var poolMode: PoolMode?
     /// `client_tls`: overrides the global `client_tls` for clients of this database.
     public var clientTLS: ClientTLSMode?
+    /// Per-database overrides of the limits of the same names.
+    public var maxDBClientConnections: Int?
+    public var maxDBConnections: Int?
+    public var reservePoolSize: Int?
 
     public init(name: String, url: UpstreamURL, poolSize: Int? = nil, minPoolSize: Int? = nil, poolMode: PoolMode? = nil) {
         self.name = name
@@ -35,6 +39,9 @@ public struct DatabaseConfig: Sendable, Equatable {
         .init("min_pool_size", \.minPoolSize, .integer(0...10_000)),
         .init("pool_mode", \.poolMode, .choice),
         .init("client_tls", \.clientTLS, .choice),
+        .init("max_db_client_connections", \.maxDBClientConnections, .integer(0...1_000_000)),
+        .init("max_db_connections", \.maxDBConnections, .integer(0...100_000)),
+        .init("reserve_pool_size", \.reservePoolSize, .integer(0...10_000)),
     ]
 
     /// Names clients cannot use for a database: they reach the admin console.

@@ -52,6 +52,22 @@ public struct SluiceConfig: Sendable, Equatable {
     public var clientTLSMinVersion: TLSProtocolVersion
     /// `client_tls_ciphers`: OpenSSL cipher list for TLS 1.2 (TLS 1.3 uses OpenSSL's suites).
     public var clientTLSCiphers: String?
+    /// Client limits (0: none): per database, per user, per client address (`limit_exempt_addresses`
+    /// are CIDR blocks the per-address limit and auth throttling skip).
+    public var maxDBClientConnections: Int
+    public var maxUserClientConnections: Int
+    public var maxClientConnPerAddress: Int
+    public var limitExemptAddresses: [String]
+    /// Server limits: extra servers for clients that waited `reserve_pool_timeout`; caps per database and per upstream user (0: none).
+    public var reservePoolSize: Int
+    public var reservePoolTimeout: Double
+    public var maxDBConnections: Int
+    public var maxUserConnections: Int
+    /// `max_queue_length`: clients that may wait for a server per pool (0: no bound).
+    public var maxQueueLength: Int
+    /// Failed-authentication throttling per client address: delay before the error, and failures allowed per minute (0: off).
+    public var authFailureDelay: Double
+    public var maxAuthFailures: Int
     /// `max_prepared_statements`: named statements kept per server connection in transaction mode
     /// (least recently used evicted); 0 turns statement mapping off.
     public var maxPreparedStatements: Int
@@ -107,6 +123,17 @@ public struct SluiceConfig: Sendable, Equatable {
         logLevel = .info
         adminListen = nil
         maxPreparedStatements = 0
+        maxDBClientConnections = 0
+        maxUserClientConnections = 0
+        maxClientConnPerAddress = 0
+        limitExemptAddresses = []
+        reservePoolSize = 0
+        reservePoolTimeout = 0
+        maxDBConnections = 0
+        maxUserConnections = 0
+        maxQueueLength = 0
+        authFailureDelay = 0
+        maxAuthFailures = 0
         serverCheckDelay = 0
         serverCheckQuery = ""
         clientIdleTimeout = 0
@@ -151,6 +178,13 @@ extension SluiceConfig {
     public func clientTLS(for db: DatabaseConfig?) -> ClientTLSMode {
         db?.clientTLS ?? clientTLS ?? (clientTLSCert != nil && clientTLSKey != nil ? .prefer : .disable)
     }
+
+    /// Effective per-database and per-user limits (0: none).
+    public func maxDBClientConnections(for db: DatabaseConfig) -> Int { db.maxDBClientConnections ?? maxDBClientConnections }
+    public func maxDBConnections(for db: DatabaseConfig) -> Int { db.maxDBConnections ?? maxDBConnections }
+    public func reservePoolSize(for db: DatabaseConfig) -> Int { db.reservePoolSize ?? reservePoolSize }
+    public func maxUserClientConnections(for user: String) -> Int { users[user]?.maxUserClientConnections ?? maxUserClientConnections }
+    public func maxUserConnections(for user: String) -> Int { users[user]?.maxUserConnections ?? maxUserConnections }
 
     /// How servers of `db` are lent out: its own `pool_mode`, else the global one.
     public func poolMode(for db: DatabaseConfig) -> PoolMode {

@@ -10,6 +10,10 @@ public struct UserConfig: Sendable, Equatable, CustomStringConvertible, CustomDe
     /// `password`: plaintext, a `SCRAM-SHA-256$…` verifier or `md5` + 32 hex digits, as PostgreSQL stores them.
     public var password: String
 
+    /// `max_user_client_connections` / `max_user_connections` for this user (nil: the global value).
+    public var maxUserClientConnections: Int?
+    public var maxUserConnections: Int?
+
     public init(name: String, password: String) {
         self.name = name
         self.password = password
@@ -43,7 +47,10 @@ public struct UserConfig: Sendable, Equatable, CustomStringConvertible, CustomDe
 
     /// Every `[users.NAME]` key; `SLUICE_USERS__<NAME>__<KEY>` and the unknown-key check read it too.
     static let keys: [ConfigKey<UserConfig>] = [
-        .init("password", \.password, default: "", required: true, .password),
+        // Optional: a `[users.NAME]` without a password only sets limits for a database URL's user.
+        .init("password", \.password, default: "", .password),
+        .init("max_user_client_connections", \.maxUserClientConnections, .integer(0...1_000_000)),
+        .init("max_user_connections", \.maxUserConnections, .integer(0...100_000)),
     ]
 
     /// Why `name` cannot name a user, or nil when it can.

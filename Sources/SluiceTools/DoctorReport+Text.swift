@@ -46,8 +46,9 @@ extension DoctorReport {
     }
 
     static func milliseconds(_ value: Double) -> String {
-        let rounded = (value * 10).rounded() / 10
-        return rounded >= 100 ? String(Int(rounded)) : String(rounded)
+        if value >= 100 { return String(Int(value.rounded())) }
+        let scale = value < 1 ? 100.0 : 10.0
+        return String((value * scale).rounded() / scale)
     }
 }
 

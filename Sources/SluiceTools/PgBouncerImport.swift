@@ -263,7 +263,16 @@ struct PgBouncerConverter {
     func render(source: String) -> String {
         var parts = ["# Converted from \(source) by `sluice import-pgbouncer`.\n"
             + "# Check it with `sluice check-config --config FILE`; the notes at the end list what was left behind.\n"]
-        parts.append(sluice.text)
+        var general = sluice
+        let order = ["listen", "admin_listen", "pool_mode", "max_client_conn", "default_pool_size", "min_pool_size",
+                     "client_auth", "admin_users", "stats_users", "server_reset_query", "server_lifetime",
+                     "server_idle_timeout", "server_connect_timeout", "server_login_retry", "query_wait_timeout",
+                     "client_login_timeout", "max_packet_size", "log_level", "client_tls", "client_tls_cert",
+                     "client_tls_key", "client_tls_ca", "client_tls_verify", "client_tls_min_version", "client_tls_ciphers"]
+        let rank = { (key: String) in order.firstIndex(of: key) ?? order.count }
+        general.entries = general.entries.enumerated()
+            .sorted { (rank($0.element.key), $0.offset) < (rank($1.element.key), $1.offset) }.map(\.element)
+        parts.append(general.text)
         parts += databases.map(\.text)
         parts += users.map(\.text)
         var trailer: [String] = []

@@ -51,6 +51,16 @@ enum MetricCatalog {
                                           help: "Server connections closed, by reason.")
     static let authFailures = MetricName(name: "sluice_auth_failures_total", help: "Client logins refused for bad credentials.")
     static let cancelRequests = MetricName(name: "sluice_cancel_requests_total", help: "CancelRequest packets received.")
+    static let limitRefusals = MetricName(name: "sluice_limit_refusals_total", help: "Clients refused, by the limit that refused them.")
+    static let tlsHandshakes = MetricName(name: "sluice_tls_handshakes_total",
+                                          help: "Completed TLS handshakes by side (client, server) and protocol version.")
+    static let tlsFailures = MetricName(name: "sluice_tls_handshake_failures_total", help: "Failed TLS handshakes by side and reason.")
+    static let queryTimeouts = MetricName(name: "sluice_query_timeouts_total", help: "Queries cancelled by query_timeout.")
+    static let serverChecks = MetricName(name: "sluice_server_checks_total", help: "server_check_query runs before reuse.")
+    static let statementsPrepared = MetricName(name: "sluice_prepared_statements_total",
+                                               help: "Distinct statements given a shared server-side name (transaction mode).")
+    static let statementParses = MetricName(name: "sluice_prepared_statement_parses_total",
+                                            help: "Parse messages sent to servers for shared statements.")
     static let leakSuspectsTotal = MetricName(name: "sluice_leak_suspects_total",
                                               help: "Clients that became leak suspects (counted once per hold).")
 

@@ -27,12 +27,29 @@ enum SnapshotCounters {
             add(MetricCatalog.serversOpened, database, source: source, stats.serversOpened)
             add(MetricCatalog.connectFailures, database, source: source, stats.connectFailures)
             add(MetricCatalog.queueTimeouts, database, source: source, stats.queueTimeouts)
+            add(MetricCatalog.serverChecks, database, source: source, stats.serverChecks)
+            add(MetricCatalog.statementsPrepared, database, source: source, stats.statementsPrepared)
+            add(MetricCatalog.statementParses, database, source: source, stats.statementParses)
         }
         let totals = snapshot.totals
         add(MetricCatalog.clientsAccepted, [], source: "runtime", totals.clientsAccepted)
         add(MetricCatalog.clientsRefused, [], source: "runtime", totals.clientsRefused)
         add(MetricCatalog.authFailures, [], source: "runtime", totals.authFailures)
         add(MetricCatalog.cancelRequests, [], source: "runtime", totals.cancelRequests)
+        add(MetricCatalog.queryTimeouts, [], source: "runtime", totals.queryTimeouts)
+        for (limit, count) in totals.limitRefusals {
+            add(MetricCatalog.limitRefusals, [("limit", CloseReason.label(limit))], source: "limit:" + limit, count)
+        }
+        for (key, count) in totals.tlsHandshakes {
+            let parts = key.split(separator: ":", maxSplits: 1).map(String.init)
+            add(MetricCatalog.tlsHandshakes, [("side", parts[0]), ("version", parts.count > 1 ? parts[1] : "unknown")],
+                source: "tls:" + key, count)
+        }
+        for (key, count) in totals.tlsFailures {
+            let parts = key.split(separator: ":", maxSplits: 1).map(String.init)
+            add(MetricCatalog.tlsFailures, [("side", parts[0]), ("reason", parts.count > 1 ? CloseReason.label(parts[1]) : "unknown")],
+                source: "tlsfail:" + key, count)
+        }
         for (reason, count) in totals.clientCloses {
             add(MetricCatalog.clientsClosed, [("reason", CloseReason.label(reason))], source: "reason:" + reason, count)
         }

@@ -24,6 +24,7 @@ public final class Pool {
     private var consecutiveFailures = 0
     private var retryTimer: Timer?
     private var janitorTimer: Timer?
+    private var reserveTimer: Timer?
     public private(set) var stats = PoolStats()
     /// Set when the database was removed from the config: no new clients, servers close when released.
     public private(set) var retired = false
@@ -99,10 +100,42 @@ public final class Pool {
             link(server, to: client, waitedMicroseconds: 0)
             return
         }
+        if settings.maxQueueLength > 0 && waiting.count >= settings.maxQueueLength {
+            stats.queueRefusals += 1
+            client.closeWithError(ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
+                                                message: "too many clients waiting for a server of database \"\(settings.database)\" (max_queue_length=\(settings.maxQueueLength))"),
+                                  reason: "max_queue_length")
+            return
+        }
         client.waitStartedAt = runtime.loop.now
         waiting.append(client)
         client.startWaitTimer(seconds: settings.queryWaitTimeout)
+        if waiting.count == 1 && settings.reservePoolSize > 0 { scheduleReserveCheck() }
         openServersIfNeeded()
+    }
+
+    /// When the first client starts waiting, look again once it has waited `reserve_pool_timeout`.
+    private func scheduleReserveCheck() {
+        reserveTimer?.cancel()
+        reserveTimer = runtime.loop.timers.schedule(now: runtime.loop.now,
+                                                    afterMilliseconds: UInt64(settings.reservePoolTimeout * 1000) + 1) {
+            [weak self] in
+            self?.reserveTimer = nil
+            self?.openServersIfNeeded()
+            if let self, !self.waiting.isEmpty { self.scheduleReserveCheck() }
+        }
+    }
+
+    /// Servers this pool may have now: `pool_size`, plus `reserve_pool_size` while a client has
+    /// waited longer than `reserve_pool_timeout`, never above `max_db_connections`.
+    var serverCapacity: Int {
+        var capacity = settings.poolSize
+        if settings.reservePoolSize > 0, let oldest = oldestWaitStart,
+           Double(runtime.loop.now &- oldest) >= settings.reservePoolTimeout * 1000 {
+            capacity += settings.reservePoolSize
+        }
+        if settings.maxDBConnections > 0 { capacity = min(capacity, settings.maxDBConnections) }
+        return capacity
     }
 
     /// The client is gone or timed out; forget it if it was waiting.
@@ -157,6 +190,11 @@ public final class Pool {
             serveWaiters()
             return
         }
+        if waiting.isEmpty && servers.count > settings.poolSize {
+            // A reserve server whose rush is over.
+            server.close(reason: "reserve_released")
+            return
+        }
         server.becameIdle(now: runtime.loop.now)
         idle.append(server)
         serveWaiters()
@@ -178,10 +216,15 @@ public final class Pool {
         guard retryTimer == nil, !retired, !paused else { return }
         let demand = waiting.count + (serverParameters == nil && !parameterWaiters.isEmpty ? 1 : 0)
         let connecting = connectingCount + servers.values.filter { $0.isTesting }.count
-        var wanted = min(demand - connecting, settings.poolSize - servers.count)
-        if servers.count + connecting == 0 && demand > 0 { wanted = max(wanted, 1) }
+        let capacity = serverCapacity
+        var wanted = min(demand - connecting, capacity - servers.count)
+        if servers.count + connecting == 0 && demand > 0 && capacity > 0 { wanted = max(wanted, 1) }
+        if settings.maxUserConnections > 0 {
+            wanted = min(wanted, settings.maxUserConnections - runtime.serverCount(upstreamUser: settings.url.user))
+        }
         var opened = 0
-        while opened < wanted && servers.count < settings.poolSize {
+        while opened < wanted && servers.count < capacity {
+            if servers.count >= settings.poolSize { stats.reserveServersOpened += 1 }
             openServer()
             opened += 1
         }
@@ -328,6 +371,7 @@ public final class Pool {
         if !retired && servers.count < settings.minPoolSize && lastConnectFailure == nil && retryTimer == nil {
             openServer()
         }
+        if !waiting.isEmpty { openServersIfNeeded() }
     }
 
     /// PAUSE: stop lending servers; close the idle ones now and the others as they come back.
@@ -375,6 +419,8 @@ public struct PoolStats: Sendable {
     public var serversClosed: UInt64 = 0
     public var connectFailures: UInt64 = 0
     public var serverChecks: UInt64 = 0
+    public var reserveServersOpened: UInt64 = 0
+    public var queueRefusals: UInt64 = 0
     /// Distinct statements named on the server side, and Parse messages sent for them.
     public var statementsPrepared: UInt64 = 0
     public var statementParses: UInt64 = 0

@@ -14,6 +14,11 @@ public struct PoolSettings: Sendable {
     public var serverLoginRetry: Double
     public var serverLifetime: Double
     public var serverIdleTimeout: Double
+    public var reservePoolSize: Int
+    public var reservePoolTimeout: Double
+    public var maxDBConnections: Int
+    public var maxUserConnections: Int
+    public var maxQueueLength: Int
     public var serverCheckDelay: Double
     public var serverCheckQuery: String
 
@@ -29,6 +34,11 @@ public struct PoolSettings: Sendable {
         serverLoginRetry = config.serverLoginRetry
         serverLifetime = config.serverLifetime
         serverIdleTimeout = config.serverIdleTimeout
+        reservePoolSize = config.reservePoolSize(for: db)
+        reservePoolTimeout = config.reservePoolTimeout
+        maxDBConnections = config.maxDBConnections(for: db)
+        maxUserConnections = config.maxUserConnections(for: db.url.user)
+        maxQueueLength = config.maxQueueLength
         serverCheckDelay = config.serverCheckDelay
         serverCheckQuery = config.serverCheckQuery
     }

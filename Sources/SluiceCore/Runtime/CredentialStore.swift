@@ -12,7 +12,7 @@ struct CredentialStore {
     mutating func rebuild(from config: SluiceConfig) {
         var newUsers: [String: ClientCredentials] = [:]
         var newURLUsers: [String: ClientCredentials] = [:]
-        for (name, user) in config.users {
+        for (name, user) in config.users where !user.password.isEmpty {
             if let secret = SCRAMSecret.parse(user.password) {
                 newUsers[name] = ClientCredentials(user: name, password: nil, scram: secret)
             } else {

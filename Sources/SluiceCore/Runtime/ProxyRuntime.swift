@@ -31,6 +31,13 @@ public final class ProxyRuntime: @unchecked Sendable {
     private var startedAtLoop: UInt64 = 0
     private var leakTimer: SluiceIO.Timer?
     private var tlsLoadError: Error?
+    /// Live client counts for the client limits.
+    private var clientsByAddress: [String: Int] = [:]
+    private var clientsByDatabase: [String: Int] = [:]
+    private var clientsByUser: [String: Int] = [:]
+    /// Failed logins per client address in the current minute.
+    private var authFailuresByAddress: [String: (windowStart: UInt64, count: Int)] = [:]
+    private var exemptNetworks: [CIDR] = []
     /// TLS toward clients (nil: no certificate configured).
     private(set) var clientTLSContext: TLSContext?
 
@@ -76,6 +83,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     // MARK: config
 
     private func apply(_ config: SluiceConfig) {
+        exemptNetworks = config.limitExemptAddresses.compactMap(CIDR.init)
         do {
             clientTLSContext = try TLSSetup.clientContext(config)
         } catch {
@@ -146,17 +154,15 @@ public final class ProxyRuntime: @unchecked Sendable {
     private func accept(fd: Int32, peer: SocketAddress) {
         stats.clientsAccepted += 1
         let client = ClientConnection(fd: fd, peer: peer, runtime: self)
-        if shuttingDown || clients.count >= config.maxClientConn {
-            let message = shuttingDown ? "the pooler is shutting down"
-                : "no more connections allowed (max_client_conn=\(config.maxClientConn))"
-            let error = ErrorResponse(severity: .fatal, code: shuttingDown ? SQLState.cannotConnectNow : SQLState.tooManyConnections,
-                                      message: message)
+        if let (error, limit) = refusalAtAccept(host: peer.host) {
             _ = client.socket.write(error.encoded)
             client.socket.close()
             stats.clientsRefused += 1
-            logger.info("client refused", metadata: ["client": "\(peer)", "reason": "\(message)"])
+            stats.limitRefusals[limit, default: 0] += 1
+            logger.info("client refused", metadata: ["client": "\(peer)", "reason": "\(error.message ?? "")"])
             return
         }
+        clientsByAddress[peer.host, default: 0] += 1
         clients[client.id] = client
         applyKeepalive(client.socket)
         do { try client.start() } catch {
@@ -171,6 +177,74 @@ public final class ProxyRuntime: @unchecked Sendable {
         socket.setKeepAlive(idle: config.tcpKeepidle, interval: config.tcpKeepintvl, count: config.tcpKeepcnt)
     }
 
+    private func isExempt(_ host: String) -> Bool { exemptNetworks.contains { $0.contains(host) } }
+
+    /// Limits checked before reading anything: shutdown, max_client_conn, per address, auth throttling.
+    private func refusalAtAccept(host: String) -> (ErrorResponse, String)? {
+        if shuttingDown {
+            return (ErrorResponse(severity: .fatal, code: SQLState.cannotConnectNow, message: "the pooler is shutting down"), "shutdown")
+        }
+        if clients.count >= config.maxClientConn {
+            return (ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
+                                  message: "no more connections allowed (max_client_conn=\(config.maxClientConn))"), "max_client_conn")
+        }
+        guard !isExempt(host) else { return nil }
+        let perAddress = config.maxClientConnPerAddress
+        if perAddress > 0, clientsByAddress[host, default: 0] >= perAddress {
+            return (ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
+                                  message: "too many connections from \(host) (max_client_conn_per_address=\(perAddress))"),
+                    "max_client_conn_per_address")
+        }
+        if config.maxAuthFailures > 0, let record = authFailuresByAddress[host], loop.now &- record.windowStart < 60_000,
+           record.count >= config.maxAuthFailures {
+            return (ErrorResponse(severity: .fatal, code: SQLState.invalidAuthorizationSpecification,
+                                  message: "too many failed logins from \(host) (max_auth_failures=\(config.maxAuthFailures) per minute); try again later"),
+                    "max_auth_failures")
+        }
+        return nil
+    }
+
+    /// Per-database and per-user client limits, checked after the startup packet and before
+    /// authentication. Returns the refusal, or nil after counting the client in.
+    func admit(database: String, user: String) -> ErrorResponse? {
+        if let db = config.databases[database] {
+            let limit = config.maxDBClientConnections(for: db)
+            if limit > 0, clientsByDatabase[database, default: 0] >= limit {
+                stats.limitRefusals["max_db_client_connections", default: 0] += 1
+                return ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
+                                     message: "too many connections for database \"\(database)\" (max_db_client_connections=\(limit))")
+            }
+        }
+        let userLimit = config.maxUserClientConnections(for: user)
+        if userLimit > 0, clientsByUser[user, default: 0] >= userLimit {
+            stats.limitRefusals["max_user_client_connections", default: 0] += 1
+            return ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
+                                 message: "too many connections for user \"\(user)\" (max_user_client_connections=\(userLimit))")
+        }
+        clientsByDatabase[database, default: 0] += 1
+        clientsByUser[user, default: 0] += 1
+        return nil
+    }
+
+    /// A login failed authentication: counts toward `max_auth_failures` of its address.
+    func recordAuthFailure(host: String) {
+        stats.authFailures += 1
+        guard config.maxAuthFailures > 0, !isExempt(host) else { return }
+        let now = loop.now
+        if var record = authFailuresByAddress[host], now &- record.windowStart < 60_000 {
+            record.count += 1
+            authFailuresByAddress[host] = record
+        } else {
+            if authFailuresByAddress.count > 100_000 { authFailuresByAddress.removeAll() }  // bounded memory
+            authFailuresByAddress[host] = (now, 1)
+        }
+    }
+
+    /// Server connections to one upstream user across all pools (for `max_user_connections`).
+    func serverCount(upstreamUser: String) -> Int {
+        pools.values.reduce(0) { $0 + ($1.settings.url.user == upstreamUser ? $1.serverCount : 0) }
+    }
+
     func clientLoggedIn(_ client: ClientConnection) {
         stats.clientLogins += 1
         logger.info("client login", metadata: [
@@ -180,6 +254,12 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     func clientClosed(_ client: ClientConnection, reason: String, wasLoggedIn: Bool, quiet: Bool, error: ErrorResponse?) {
         clients[client.id] = nil
+        let host = client.peer.host
+        if let n = clientsByAddress[host] { if n <= 1 { clientsByAddress[host] = nil } else { clientsByAddress[host] = n - 1 } }
+        if client.admitted {
+            if let n = clientsByDatabase[client.database] { clientsByDatabase[client.database] = n <= 1 ? nil : n - 1 }
+            if let n = clientsByUser[client.user] { clientsByUser[client.user] = n <= 1 ? nil : n - 1 }
+        }
         if client.processID != 0, cancelKeys[client.processID] === client { cancelKeys[client.processID] = nil }
         stats.clientCloses[reason, default: 0] += 1
         if quiet { return }
@@ -194,7 +274,6 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
     }
 
-    func countAuthFailure() { stats.authFailures += 1 }
 
     func countTLSHandshake(side: String, version: String?, failure: String?) {
         if let failure {
@@ -450,6 +529,8 @@ public struct RuntimeStats: Sendable {
     public var cancelsForwarded: UInt64 = 0
     public var leakSuspects: UInt64 = 0
     public var queryTimeouts: UInt64 = 0
+    /// Clients refused by each limit ("max_client_conn", "max_db_client_connections", …).
+    public var limitRefusals: [String: UInt64] = [:]
     /// Completed TLS handshakes by "client:TLSv1.3" / "server:TLSv1.3".
     public var tlsHandshakes: [String: UInt64] = [:]
     /// Failed TLS handshakes by "client:<reason>" / "server:<reason>" (reasons from a fixed set).

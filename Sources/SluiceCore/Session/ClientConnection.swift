@@ -58,6 +58,10 @@ public final class ClientConnection: IOHandler {
     /// First 200 characters of the last statement (only with `log_leak_queries`).
     private(set) var lastQuery: String?
     private(set) var adminPrivilege: AdminPrivilege?
+    /// Counted in the per-database and per-user client limits.
+    private(set) var admitted = false
+    /// A failed login waiting out `auth_failure_delay`.
+    private var authFailurePending = false
     /// A lone SET/RESET query in flight; applied to `wanted` if it succeeds outside a transaction.
     var pendingSetStatement: SetStatement?
     /// Loop time of the last bytes read from the client (idle timeouts).
@@ -191,6 +195,7 @@ public final class ClientConnection: IOHandler {
         let wantRead: Bool
         switch phase {
         case .awaitingParameters, .waiting: wantRead = false
+        case _ where authFailurePending: wantRead = false
         case .linked: wantRead = !(server?.hasPendingWrites ?? true) && server?.isLinked == true
         default: wantRead = true
         }
@@ -293,11 +298,34 @@ public final class ClientConnection: IOHandler {
             runtime.forwardCancel(processID: pid, secretKey: key)
             close(reason: "cancel_request", quiet: true)
         case .sendErrorAndClose(let error, let reason):
-            if reason == "auth_failed" { runtime.countAuthFailure() }
             user = login.user
             database = login.database
+            if reason == "auth_failed" {
+                runtime.recordAuthFailure(host: peer.host)
+                let delay = runtime.config.authFailureDelay
+                if delay > 0 {
+                    // Slow down password guessing without holding anything but this socket.
+                    authFailurePending = true
+                    updateInterest()
+                    _ = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: UInt64(delay * 1000)) {
+                        [weak self] in self?.closeWithError(error, reason: reason)
+                    }
+                    return
+                }
+            }
             closeWithError(error, reason: reason)
         case .send(let bytes):
+            if phase == .startup && !runtime.isAdminDatabase(login.database) {
+                if let refusal = runtime.admit(database: login.database, user: login.user) {
+                    user = login.user
+                    database = login.database
+                    closeWithError(refusal, reason: "limit")
+                    return
+                }
+                admitted = true
+                user = login.user
+                database = login.database
+            }
             phase = .login
             send(bytes)
         case .authenticated(let bytes):
