@@ -3,6 +3,10 @@
 import PackageDescription
 import Foundation
 
+/// The relay's modules: release builds skip dynamic exclusivity checks (loop-confined state,
+/// measured in Benchmarks/RESULTS.md); debug builds and tests keep them.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "Sluice",
     platforms: [.macOS(.v13)],
@@ -25,7 +29,7 @@ let package = Package(
                        providers: [.apt(["libpq-dev"])]),
         .target(name: "CSluiceShim"),
         .target(name: "PostgresWire", dependencies: ["COpenSSL"]),
-        .target(name: "SluiceIO", dependencies: ["COpenSSL", "CSluiceShim"]),
+        .target(name: "SluiceIO", dependencies: ["COpenSSL", "CSluiceShim"], swiftSettings: hotPath),
         .target(name: "SluiceConfig", dependencies: [
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
@@ -33,7 +37,7 @@ let package = Package(
             "PostgresWire", "SluiceIO", "SluiceConfig",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
-        ]),
+        ], swiftSettings: hotPath),
         .target(name: "SluiceAdmin", dependencies: [
             "SluiceCore", "PostgresWire", "SluiceConfig",
             .product(name: "Logging", package: "swift-log"),

@@ -26,20 +26,4 @@ final class DoctorVerdictTests: XCTestCase {
         XCTAssertEqual(DoctorVerdict.tcp(errorText: "Connection refused", database: "app", timeout: 5).verdict, "TCP")
         XCTAssertEqual(DoctorVerdict.tcp(errorText: "connection timed out", database: "app", timeout: 5).verdict, "TIMEOUT")
     }
-
-    func testCapacityWarningSumsDatabasesOnOneUpstream() {
-        var rows = ["a", "b"].map { name in
-            var row = DoctorReport.Row(database: name, host: "db", port: 5432, poolSize: 30)
-            row.maxConnections = 100
-            row.reservedConnections = 3
-            return row
-        }
-        DoctorReport.addCapacityWarnings(&rows, replicas: 2)
-        XCTAssertEqual(rows.map(\.verdict), ["WARN", "WARN"])
-        XCTAssertTrue(rows[0].warnings[0].contains("120"), rows[0].warnings[0])
-        var fits = [DoctorReport.Row(database: "a", host: "db", port: 5432, poolSize: 30)]
-        fits[0].maxConnections = 100
-        DoctorReport.addCapacityWarnings(&fits, replicas: 3)
-        XCTAssertEqual(fits[0].verdict, "OK")
-    }
 }

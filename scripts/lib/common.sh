@@ -11,7 +11,7 @@ SLUICE_APT_PACKAGES=(
 )
 # Python packages of the integration suite (pip requirement specifiers).
 SLUICE_PY_PACKAGES=(
-  pytest pytest-timeout psycopg2-binary "psycopg[binary]" asyncpg sqlalchemy django prometheus_client
+  pytest pytest-timeout psycopg2-binary "psycopg[binary]" asyncpg sqlalchemy django prometheus_client pyyaml greenlet
 )
 
 sluice_log() { printf '[sluice] %s\n' "$*" >&2; }

@@ -7,7 +7,7 @@ import SluiceIO
 /// Loop-confined. Every server state change goes through `move(_:to:)`, which keeps the counters.
 public final class Pool {
     public private(set) var settings: PoolSettings
-    unowned let runtime: ProxyRuntime
+    unowned(unsafe) let runtime: ProxyRuntime  // the runtime outlives every connection and pool
     var logger: Logger { runtime.logger }
 
     /// Idle servers, most recently used last (handed out LIFO so the rest can time out).

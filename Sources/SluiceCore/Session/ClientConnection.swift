@@ -21,7 +21,7 @@ public final class ClientConnection: IOHandler {
         case closed
     }
 
-    unowned let runtime: ProxyRuntime
+    unowned(unsafe) let runtime: ProxyRuntime  // the runtime outlives every connection and pool
     let socket: TCPSocket
     public let peer: SocketAddress
     public let id: UInt64
@@ -405,8 +405,8 @@ public final class ClientConnection: IOHandler {
         if input.byte(at: 0) == UInt8(ascii: "X") { close(reason: "client_close"); return }
         if failNextRequest != nil { answerFailedRequest(); return }
         guard let pool else { return }
-        phase = .waiting
-        updateInterest()
+        // Usually a server is free and the relay starts at once, with no change of read interest
+        // (each change is an epoll_ctl); only a client that must queue stops being read.
         pool.acquire(for: self)
     }
 
@@ -655,7 +655,7 @@ public final class ClientConnection: IOHandler {
         guard length <= 1024 else { return nil }
         var offset = position + 5
         while offset < position + length && input.byte(at: offset) == UInt8(ascii: " ") { offset += 1 }
-        guard input.byte(at: offset) | 0x20 == UInt8(ascii: "d") else { return nil }
+        guard startsWithWord(at: offset, end: position + length, "deallocate") else { return nil }
         let text = String(decoding: input.bytes(at: position + 5, count: length - 5), as: UTF8.self)
         switch Deallocate.parse(text) {
         case .all?: return .all
@@ -674,10 +674,21 @@ public final class ClientConnection: IOHandler {
         guard length <= 4096, input.readableBytes - position >= length + 1 else { return }
         var offset = position + 5
         while offset < position + length + 1 && input.byte(at: offset) == UInt8(ascii: " ") { offset += 1 }
-        let first = input.byte(at: offset) | 0x20
-        guard first == UInt8(ascii: "s") || first == UInt8(ascii: "r") || first == UInt8(ascii: "d") else { return }
+        // Only a query starting with SET, RESET or DISCARD is looked at further (cheap byte test first).
+        guard startsWithWord(at: offset, end: position + length, "set") || startsWithWord(at: offset, end: position + length, "reset")
+                || startsWithWord(at: offset, end: position + length, "discard") else { return }
         let bytes = input.bytes(at: position + 5, count: length - 5)
         pendingSetStatement = SetStatement.parse(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Whether the buffer holds `word` (ASCII, any case) at `offset`, followed by a space or the end.
+    private func startsWithWord(at offset: Int, end: Int, _ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard offset + count < end else { return false }
+        let pointer = word.utf8Start
+        for i in 0..<count where input.byte(at: offset + i) | 0x20 != pointer[i] { return false }
+        let next = input.byte(at: offset + count)
+        return next == 0x20 || next == 0x09 || next == 0x0a || next == 0x0d || next == 0
     }
 
     /// Keeps the first 200 characters of a Query's text for leak reports.

@@ -19,8 +19,8 @@ public final class ServerConnection: IOHandler {
         case closed
     }
 
-    unowned let pool: Pool
-    unowned let runtime: ProxyRuntime
+    unowned(unsafe) let pool: Pool  // pools are never freed while the process runs (retired ones are kept)
+    unowned(unsafe) let runtime: ProxyRuntime  // the runtime outlives every connection and pool
     private(set) var state: State = .connecting
     private var connector: Connector?
     private(set) var socket: TCPSocket?
