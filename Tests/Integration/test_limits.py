@@ -51,14 +51,28 @@ def login_error(s, user="app", password="app-secret", dbname="app"):
 
 def test_max_client_conn(sluice):
     s = sluice(support.sluice_config(max_client_conn=3))
-    held = [psycopg2.connect(s.dsn()) for _ in range(3)]
+    held = [connect_when_free(s) for _ in range(3)]
     try:
         error = login_error(s)
         assert error.sqlstate == "53300" and error.message == "no more connections allowed (max_client_conn=3)"
     finally:
         for c in held:
             c.close()
-    psycopg2.connect(s.dsn()).close()
+    # Closed connections free their places as soon as Sluice reads their Terminate.
+    support.wait_until(lambda: login_error(s) is None, 5, message="places freed")
+
+
+def connect_when_free(s):
+    """Connects, retrying while Sluice has not yet processed an earlier close (the fixture's port probe)."""
+    result = []
+    def attempt():
+        try:
+            result.append(psycopg2.connect(s.dsn()))
+            return True
+        except psycopg2.OperationalError:
+            return False
+    support.wait_until(attempt, 5, message="a free place")
+    return result[0]
 
 
 def test_per_database_and_per_user_limits(sluice):
@@ -241,7 +255,7 @@ def test_max_queue_length(sluice):
 def test_limits_change_on_reload(sluice):
     config = support.sluice_config(max_client_conn=1)
     s = sluice(config)
-    held = psycopg2.connect(s.dsn())
+    held = connect_when_free(s)
     assert login_error(s).sqlstate == "53300"
     config["sluice"]["max_client_conn"] = 5
     config["sluice"]["listen"] = f"127.0.0.1:{s.port}"

@@ -52,8 +52,8 @@ public final class Pool {
     public var serverCount: Int { servers.count }
     public var idleCount: Int { idle.count }
     public var waitingCount: Int { waiting.count }
-    public var connectingCount: Int { servers.values.filter { $0.isLoggingIn }.count }
-    public var activeCount: Int { servers.values.filter { $0.isLinked }.count }
+    public var connectingCount: Int { servers.values.reduce(0) { $0 + ($1.isLoggingIn ? 1 : 0) } }
+    public var activeCount: Int { servers.values.reduce(0) { $0 + ($1.isLinked ? 1 : 0) } }
     public var oldestWaitStart: UInt64? { waiting.first?.waitStartedAt }
 
     private func buildTLSContext() {
@@ -215,7 +215,9 @@ public final class Pool {
     private func openServersIfNeeded() {
         guard retryTimer == nil, !retired, !paused else { return }
         let demand = waiting.count + (serverParameters == nil && !parameterWaiters.isEmpty ? 1 : 0)
-        let connecting = connectingCount + servers.values.filter { $0.isTesting }.count
+        guard demand > 0 else { return }  // the common case after every transaction: nothing to open
+        var connecting = 0
+        for server in servers.values where server.isLoggingIn || server.isTesting { connecting += 1 }
         let capacity = serverCapacity
         var wanted = min(demand - connecting, capacity - servers.count)
         if servers.count + connecting == 0 && demand > 0 && capacity > 0 { wanted = max(wanted, 1) }
