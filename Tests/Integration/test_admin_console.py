@@ -222,8 +222,6 @@ def test_show_stats_counts_transactions_and_queries(sluice):
     conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: PoolStats.queryMicroseconds is never incremented, so "
-                   "SHOW STATS total_query_time and avg_query_time are always 0")
 def test_show_stats_query_time(sluice):
     process = sluice(config())
     conn = process.connect("app")

@@ -667,8 +667,15 @@ def test_pgbench_prepared_no_failures(sluice):
     env = s.libpq_env()
     init = subprocess.run(["pgbench", "-i", "-s", "1", "-q"], env=env, capture_output=True, text=True, timeout=120)
     assert init.returncode == 0, f"pgbench -i failed:\n{init.stdout}\n{init.stderr}"
-    run = subprocess.run(["pgbench", "-M", "prepared", "-c", "50", "-j", "2", "-T", "10", "-n"], env=env,
-                         capture_output=True, text=True, timeout=120)
+    # pgbench 15 prepares each command synchronously (PQprepare: Parse + Sync) the first time it
+    # runs it, in the middle of its transaction: a client without a server then blocks the whole
+    # pgbench thread while the other clients of that thread hold servers in open transactions.
+    try:
+        run = subprocess.run(["pgbench", "-M", "prepared", "-c", "50", "-j", "2", "-T", "10", "-n"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail("pgbench -M prepared -c 50 -j 2 -T 10 through a pool of 5 still running after 60 s "
+                    f"(hung):\n{(exc.stdout or b'')[-1500:]!r}", pytrace=False)
     output = run.stdout + run.stderr
     failed = re.search(r"number of failed transactions: (\d+)", output)
     assert failed, f"no failed-transactions line (exit {run.returncode}):\n{output[-3000:]}"

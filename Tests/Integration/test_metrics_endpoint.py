@@ -195,8 +195,6 @@ def test_gauges_follow_every_client_state(sluice):
         conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: sluice_leak_suspects_total is computed from scrapes "
-                   "(SluiceMetrics.countNewLeakSuspects), not from RuntimeStats.leakSuspects")
 def test_leak_suspects_total_counts_holds_between_scrapes(sluice):
     """A hold that starts and ends between two scrapes is still a leak suspect: the counter
     must count it (the WARNING log line was written), not only suspects a scrape happened to see."""

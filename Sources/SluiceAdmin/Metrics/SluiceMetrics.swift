@@ -24,8 +24,6 @@ public final class SluiceMetrics: @unchecked Sendable {
     private var counters: [String: Prometheus.Counter] = [:]
     /// Last cumulative value seen per counter source.
     private var lastSeen: [String: UInt64] = [:]
-    /// Client ids that were leak suspects at the previous render.
-    private var knownSuspects: Set<UInt64> = []
 
     /// A metrics owner with its own registry; nothing is bootstrapped (tests, or a second exporter).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -54,7 +52,6 @@ public final class SluiceMetrics: @unchecked Sendable {
         defer { lock.unlock() }
         updateGauges(SnapshotGauges.samples(snapshot))
         for sample in SnapshotCounters.samples(snapshot) { advance(sample) }
-        countNewLeakSuspects(snapshot)
         return registry.emitToString()
     }
 
@@ -91,17 +88,6 @@ public final class SluiceMetrics: @unchecked Sendable {
         let counter = registry.makeCounter(descriptor: metric.descriptor, labels: labels)
         counters[key] = counter
         return counter
-    }
-
-    /// `sluice_leak_suspects_total{database}`: +1 for each client id that was not a suspect last time.
-    private func countNewLeakSuspects(_ snapshot: ProxySnapshot) {
-        let suspects = snapshot.leakSuspects
-        let databases = Set(snapshot.pools.map(\.database))
-        for database in databases { _ = counter(MetricCatalog.leakSuspectsTotal, [("database", database)]) }
-        for client in suspects where !knownSuspects.contains(client.id) && databases.contains(client.database) {
-            counter(MetricCatalog.leakSuspectsTotal, [("database", client.database)]).increment()
-        }
-        knownSuspects = Set(suspects.map(\.id))
     }
 
     private static func key(_ name: String, _ labels: [(String, String)]) -> String {

@@ -28,6 +28,7 @@ enum SnapshotCounters {
             add(MetricCatalog.connectFailures, database, source: source, stats.connectFailures)
             add(MetricCatalog.queueTimeouts, database, source: source, stats.queueTimeouts)
             add(MetricCatalog.serverChecks, database, source: source, stats.serverChecks)
+            add(MetricCatalog.leakSuspectsTotal, database, source: source, stats.leakSuspects)
             add(MetricCatalog.statementsPrepared, database, source: source, stats.statementsPrepared)
             add(MetricCatalog.statementParses, database, source: source, stats.statementParses)
         }

@@ -323,6 +323,8 @@ public final class Pool {
     private var nextStatementNumber = 0
 
     func countStatementParse() { stats.statementParses += 1 }
+    func countLeakSuspect() { stats.leakSuspects += 1 }
+    func countQueryTime(microseconds: UInt64) { stats.queryMicroseconds &+= microseconds }
 
     /// The server-side name for a statement (the same for identical text and parameter types).
     func serverStatementName(for key: StatementKey) -> String {
@@ -421,6 +423,8 @@ public struct PoolStats: Sendable {
     public var serversClosed: UInt64 = 0
     public var connectFailures: UInt64 = 0
     public var serverChecks: UInt64 = 0
+    /// Clients that became leak suspects (once per hold).
+    public var leakSuspects: UInt64 = 0
     public var reserveServersOpened: UInt64 = 0
     public var queueRefusals: UInt64 = 0
     /// Distinct statements named on the server side, and Parse messages sent for them.

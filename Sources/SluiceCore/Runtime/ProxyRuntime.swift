@@ -353,6 +353,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private func scheduleLeakCheck() {
         leakTimer = loop.timers.schedule(now: loop.now, afterMilliseconds: 1000) { [weak self] in
+            self?.checkClientTimeouts()
             self?.checkLeaks()
             self?.scheduleLeakCheck()
         }
@@ -393,7 +394,6 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     private func checkLeaks() {
-        checkClientTimeouts()
         let threshold = config.leakDetectionThreshold
         guard threshold > 0 else { return }
         let now = loop.now
@@ -401,6 +401,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             guard let held = client.heldSeconds(now: now), held >= threshold else { continue }
             client.leakReported = true
             stats.leakSuspects += 1
+            client.pool?.countLeakSuspect()
             var metadata: Logger.Metadata = [
                 "client": "\(client.peer)", "database": "\(client.database)", "user": "\(client.user)",
                 "application_name": "\(client.applicationName)", "held_for_s": "\(held)",
@@ -419,6 +420,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Copies the state for the admin console and metrics (call on the loop).
     public func snapshot() -> ProxySnapshot {
+        checkLeaks()  // suspects past the threshold are reported (and counted) before anyone reads them
         let now = loop.now
         var clientSnapshots: [ClientSnapshot] = []
         var poolClients: [String: (active: Int, waiting: Int, idle: Int, idleInTx: Int, login: Int)] = [:]

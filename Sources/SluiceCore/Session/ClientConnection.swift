@@ -536,6 +536,9 @@ public final class ClientConnection: IOHandler {
                 if type == UInt8(ascii: "P") && !sessionStateUnknown && pool?.settings.mode == .session {
                     noteSessionState(type: type, at: position, length: length)
                 }
+                if type == UInt8(ascii: "P") && runtime.config.logLeakQueries {
+                    captureQuery(at: position, length: length, skipName: true)
+                }
                 if mapStatements && type != UInt8(ascii: "E") && refersToNamedStatement(type: type, at: position, available: available) {
                     guard available - position >= total else { break scan }
                     if position > forwardFrom && !server.send(input.readPointer + forwardFrom, count: position - forwardFrom) { return }
@@ -692,12 +695,27 @@ public final class ClientConnection: IOHandler {
     }
 
     /// Keeps the first 200 characters of a Query's text for leak reports.
-    private func captureQuery(at position: Int, length: Int) {
+    private func captureQuery(at position: Int, length: Int, skipName: Bool = false) {
         let available = min(length - 4, 800, input.readableBytes - position - 5)
         guard available > 0 else { return }
-        let bytes = input.bytes(at: position + 5, count: available)
+        var bytes = input.bytes(at: position + 5, count: available)[...]
+        if skipName {
+            // Parse: the statement name comes first.
+            guard let end = bytes.firstIndex(of: 0) else { return }
+            bytes = bytes[(end + 1)...]
+        }
         let text = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-        lastQuery = String(text.prefix(200))
+        // One log line per event: control characters (a newline could forge a line) are escaped.
+        var escaped = ""
+        for scalar in text.prefix(200).unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            default: escaped.unicodeScalars.append(scalar.value < 0x20 ? "?" : scalar)
+            }
+        }
+        lastQuery = escaped
     }
 
     // MARK: admin console
@@ -868,6 +886,13 @@ public final class ClientConnection: IOHandler {
             server.clientLeft(clientMidMessage: passthrough > 0)
         }
         if previous == .waiting || previous == .awaitingParameters { pool?.cancelWait(for: self) }
+        if leakReported, let started = busySince {
+            leakReported = false
+            runtime.logger.notice("leak suspect released its server", metadata: [
+                "client": "\(peer)", "database": "\(database)", "user": "\(user)",
+                "application_name": "\(applicationName)", "held_for_s": "\(Double(runtime.loop.now &- started) / 1000)",
+                "reason": "\(reason)"])
+        }
         _ = socket.flushPending()
         runtime.loop.deregister(socket.fd)
         socket.close()

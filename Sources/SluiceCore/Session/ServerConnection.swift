@@ -586,6 +586,7 @@ public final class ServerConnection: IOHandler {
                 position += total
                 if tracking { popSlot(finishedBy: type) }
                 if pendingReadyForQuery > 0 { pendingReadyForQuery -= 1 }
+                if queryStartedAt > 0 { pool.countQueryTime(microseconds: (runtime.loop.now &- queryStartedAt) * 1000) }
                 if pendingReadyForQuery == 0 { queryStartedAt = 0 } else { queryStartedAt = runtime.loop.now }
                 pool.countQuery()
                 if let statement = client.pendingSetStatement {
