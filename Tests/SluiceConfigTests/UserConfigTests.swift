@@ -26,6 +26,20 @@ final class UserConfigTests: XCTestCase {
         XCTAssertEqual(config.users["bob"], UserConfig(name: "bob", password: "plain"))
     }
 
+    func testUserWithOnlyLimits() throws {
+        // No password: the table only sets limits for a database URL's user of that name.
+        let config = try XCTUnwrap(parsed("""
+            \(minimalDatabase)
+            [users.app]
+            max_user_client_connections = 7
+            max_user_connections = 3
+            """))
+        XCTAssertEqual(config.users["app"]?.password, "")
+        XCTAssertEqual(config.maxUserClientConnections(for: "app"), 7)
+        XCTAssertEqual(config.maxUserConnections(for: "app"), 3)
+        XCTAssertEqual(config.maxUserClientConnections(for: "other"), 0)
+    }
+
     func testPasswordProblems() {
         XCTAssertEqual(refusals("""
             \(minimalDatabase)
@@ -33,13 +47,11 @@ final class UserConfigTests: XCTestCase {
             password = ""
             [users.b]
             password = "SCRAM-SHA-256$4096:salt"
-            [users.c]
             [users.d]
             password = "md5a3556571e93b0d20722ba62be61e8c2d"
             """), [
                 "sluice.toml: users.a.password: must not be empty",
                 "sluice.toml: users.b.password: malformed SCRAM-SHA-256 verifier (expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>)",
-                "sluice.toml: users.c.password: required",
                 "sluice.toml: users.d.password: an md5 hash cannot be used with client_auth = scram-sha-256; give the plaintext password or a SCRAM-SHA-256 verifier",
             ])
     }

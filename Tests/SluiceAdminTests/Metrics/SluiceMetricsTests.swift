@@ -120,17 +120,16 @@ final class SluiceMetricsTests: XCTestCase {
         XCTAssertEqual(later[#"sluice_clients_by_application{application_name="web"}"#], 1)
     }
 
-    func testLeakSuspectsTotalCountsEachSuspectOnce() {
+    func testLeakSuspectsTotalFollowsThePoolsCount() {
+        // The core counts each suspect once per hold (PoolStats.leakSuspects), even between scrapes.
         let metrics = SluiceMetrics()
-        let suspect = Fixtures.client(1, held: 40, transactionStatus: "T")
-        let other = Fixtures.client(2, held: 35, transactionStatus: "T")
         let key = #"sluice_leak_suspects_total{database="app"}"#
-        XCTAssertEqual(Exposition(metrics.render(snapshot())).samples[key], 0)
-        XCTAssertEqual(Exposition(metrics.render(snapshot(clients: [suspect]))).samples[key], 1)
-        XCTAssertEqual(Exposition(metrics.render(snapshot(clients: [suspect, other]))).samples[key], 2)
-        XCTAssertEqual(Exposition(metrics.render(snapshot(clients: [suspect, other]))).samples[key], 2)
-        _ = metrics.render(snapshot(clients: [other]))
-        XCTAssertEqual(Exposition(metrics.render(snapshot(clients: [suspect, other]))).samples[key], 3,
-                       "a client that stopped and started holding again counts again")
+        var stats = PoolStats()
+        XCTAssertEqual(Exposition(metrics.render(snapshot(appStats: stats))).samples[key], 0)
+        stats.leakSuspects = 2
+        XCTAssertEqual(Exposition(metrics.render(snapshot(appStats: stats))).samples[key], 2)
+        stats.leakSuspects = 5
+        XCTAssertEqual(Exposition(metrics.render(snapshot(appStats: stats))).samples[key], 5)
+        XCTAssertEqual(Exposition(metrics.render(snapshot(appStats: stats))).samples[key], 5)
     }
 }
