@@ -554,3 +554,33 @@ def test_query_of_only_spaces_ending_at_the_buffer_end(hostile, request, total):
     assert_still_serves(s)
     got = "closed" if answer is None else answer[0].decode() + " " + repr(support.parse_error_fields(answer[1]).get("M"))
     report(request, result=f"client got {got}; sluice serves", pgbench=bench.finish())
+
+
+def test_pipelined_deallocate_all(hostile, request):
+    """Many `DEALLOCATE ALL` queries in one write (transaction mode, statement mapping on). Sluice
+    answers each itself (CommandComplete + ReadyForQuery) and may hand the server back after each;
+    the relay must not re-enter itself on input it has not consumed yet (an ASan run of the tree of
+    21:56 overflowed the stack here: relayToServer → pushSlot(.syntheticDeallocate) → emitSynthetics
+    → transactionFinished → processIdle → Pool.acquire → link → relayToServer → …)."""
+    s, bench = hostile(5)
+    sock, error = scram_login(s)
+    assert error is None, error
+    sock.sendall(typed(b"P", b"s1\0select 1\0\0\0") + typed(b"S", b""))
+    while (message := read_message(sock)) is not None and message[0] != b"Z":
+        pass
+    assert message is not None, "closed after Parse"
+    count = 200
+    sock.sendall(typed(b"Q", b"DEALLOCATE s1\0") + typed(b"Q", b"DEALLOCATE ALL\0") * (count - 1))
+    sock.settimeout(10)
+    completes = ready = 0
+    while ready < count:
+        message = read_message(sock)
+        assert message is not None, f"closed after {ready} of {count} answers"
+        completes += message[0] == b"C"
+        ready += message[0] == b"Z"
+    assert completes == count, completes
+    rows, error = simple_query(sock, "select 7")
+    assert error is None and rows == [[b"7"]], (rows, error)
+    sock.close()
+    assert_still_serves(s)
+    report(request, result=f"{completes} DEALLOCATE answered; sluice serves", pgbench=bench.finish())

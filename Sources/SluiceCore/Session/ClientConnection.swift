@@ -404,6 +404,8 @@ public final class ClientConnection: IOHandler {
         guard input.readableBytes >= 5 else { return }
         if input.byte(at: 0) == UInt8(ascii: "X") { close(reason: "client_close"); return }
         if failNextRequest != nil { answerFailedRequest(); return }
+        while answerParseSyncLocally() {}
+        guard phase == .idle, input.readableBytes >= 5 else { return }
         guard let pool else { return }
         // Usually a server is free and the relay starts at once, with no change of read interest
         // (each change is an epoll_ctl); only a client that must queue stops being read.
@@ -504,16 +506,13 @@ public final class ClientConnection: IOHandler {
             case UInt8(ascii: "Q"), UInt8(ascii: "S"), UInt8(ascii: "F"):
                 if type == UInt8(ascii: "Q") && mapStatements {
                     guard available - position >= total else { break scan }
-                    if let deallocate = deallocateStatement(at: position, length: length) {
-                        // Sluice keeps the server-side statement for sharing; the client's name goes.
+                    if let name = deallocatedStatementName(at: position, length: length) {
+                        // Sluice keeps the shared server-side statement; only the client's name goes.
                         if position > forwardFrom && !server.send(input.readPointer + forwardFrom, count: position - forwardFrom) { return }
-                        switch deallocate {
-                        case .all: statements.removeAll()
-                        case .name(let name): statements[name] = nil
-                        }
+                        statements[name] = nil
                         position += total
                         forwardFrom = position
-                        server.pushSlot(.syntheticDeallocate)
+                        server.pushSlot(.syntheticDeallocate, emitNow: false)
                         continue
                     }
                 }
@@ -539,14 +538,17 @@ public final class ClientConnection: IOHandler {
                 if type == UInt8(ascii: "P") && runtime.config.logLeakQueries {
                     captureQuery(at: position, length: length, skipName: true)
                 }
-                if mapStatements && type != UInt8(ascii: "E") && refersToNamedStatement(type: type, at: position, available: available) {
-                    guard available - position >= total else { break scan }
-                    if position > forwardFrom && !server.send(input.readPointer + forwardFrom, count: position - forwardFrom) { return }
-                    let body = input.bytes(at: position + 5, count: length - 4)[...]
-                    position += total
-                    forwardFrom = position
-                    guard rewriteStatementMessage(type: type, body: body, server: server) else { return }
-                    continue
+                if mapStatements && type != UInt8(ascii: "E") {
+                    guard let named = refersToNamedStatement(type: type, at: position, available: available) else { break scan }
+                    if named {
+                        guard available - position >= total else { break scan }
+                        if position > forwardFrom && !server.send(input.readPointer + forwardFrom, count: position - forwardFrom) { return }
+                        let body = input.bytes(at: position + 5, count: length - 4)[...]
+                        position += total
+                        forwardFrom = position
+                        guard rewriteStatementMessage(type: type, body: body, server: server) else { return }
+                        continue
+                    }
                 }
                 switch type {
                 case UInt8(ascii: "P"): slot = .parse(serverName: nil, clientName: nil)
@@ -575,6 +577,9 @@ public final class ClientConnection: IOHandler {
         }
         if terminate { close(reason: "client_close"); return }
         input.compact()
+        // Answers Sluice gives itself go out after the input is consumed: one of them may end
+        // the transaction and hand the server back, and the next message must start afresh.
+        server.emitPendingSynthetics()
         updateInterest()
     }
 
@@ -583,19 +588,21 @@ public final class ClientConnection: IOHandler {
     /// The client's named statements (client name → shared server-side statement).
     private var statements: [String: ClientStatement] = [:]
 
-    /// Whether a Parse/Bind/Describe/Close at `position` names a statement (not the unnamed one, not a portal).
-    private func refersToNamedStatement(type: UInt8, at position: Int, available: Int) -> Bool {
+    /// Whether a Parse/Bind/Describe/Close at `position` names a statement (not the unnamed one,
+    /// not a portal); nil when too few of its bytes have arrived to tell.
+    private func refersToNamedStatement(type: UInt8, at position: Int, available: Int) -> Bool? {
         let body = position + 5
         switch type {
         case UInt8(ascii: "P"):
-            return available > body && input.byte(at: body) != 0
+            return available > body ? input.byte(at: body) != 0 : nil
         case UInt8(ascii: "B"):
             // portal name, then statement name: find the first NUL, look at the byte after it.
             var offset = body
             while offset < available && input.byte(at: offset) != 0 { offset += 1 }
-            return offset + 1 < available ? input.byte(at: offset + 1) != 0 : true
+            return offset + 1 < available ? input.byte(at: offset + 1) != 0 : nil
         case UInt8(ascii: "D"), UInt8(ascii: "C"):
-            return available > body + 1 && input.byte(at: body) == UInt8(ascii: "S") && input.byte(at: body + 1) != 0
+            guard available > body + 1 else { return nil }
+            return input.byte(at: body) == UInt8(ascii: "S") && input.byte(at: body + 1) != 0
         default:
             return false
         }
@@ -653,18 +660,44 @@ public final class ClientConnection: IOHandler {
         }
     }
 
-    /// A lone `DEALLOCATE` of statements this client named, which Sluice answers itself.
-    private func deallocateStatement(at position: Int, length: Int) -> Deallocate? {
+    /// A lone `DEALLOCATE name` of a statement this client named, which Sluice answers itself
+    /// (`DEALLOCATE ALL` goes to the server, which reports it with its command tag).
+    private func deallocatedStatementName(at position: Int, length: Int) -> String? {
         guard length <= 1024 else { return nil }
         var offset = position + 5
         while offset < position + length && input.byte(at: offset) == UInt8(ascii: " ") { offset += 1 }
         guard startsWithWord(at: offset, end: position + length, "deallocate") else { return nil }
         let text = String(decoding: input.bytes(at: position + 5, count: length - 5), as: UTF8.self)
-        switch Deallocate.parse(text) {
-        case .all?: return .all
-        case .name(let name)? where statements[name] != nil: return .name(name)
-        default: return nil
-        }
+        if case .name(let name)? = Deallocate.parse(text), statements[name] != nil { return name }
+        return nil
+    }
+
+    /// The server ran `DEALLOCATE ALL` or `DISCARD ALL` for this client: its names are gone too.
+    func allStatementsDeallocated() {
+        statements.removeAll()
+    }
+
+    /// A client without a server that only prepares (Parse + Sync, libpq's PQprepare) is answered
+    /// by Sluice: the statement is prepared on a server when a Bind or Describe first needs it.
+    /// Waiting for a server just to prepare can deadlock a single-threaded client that holds other
+    /// connections' transactions open (pgbench -M prepared with more clients than servers).
+    /// A statement with an error then reports it at its first Bind rather than at Parse.
+    private func answerParseSyncLocally() -> Bool {
+        guard phase == .idle, pool?.settings.mode == .transaction, runtime.config.maxPreparedStatements > 0,
+              input.readableBytes >= 5, input.byte(at: 0) == UInt8(ascii: "P") else { return false }
+        let parseLength = Int(input.int32(at: 1))
+        guard parseLength >= 6, parseLength <= 1 << 20, input.readableBytes >= parseLength + 1 + 5,
+              input.byte(at: 5) != 0,  // named
+              input.byte(at: parseLength + 1) == UInt8(ascii: "S"), input.int32(at: parseLength + 2) == 4,
+              let pool else { return false }
+        guard let parse = try? Parse.decode(body: input.bytes(at: 5, count: parseLength - 4)[...]) else { return false }
+        let key = StatementKey(query: parse.query, parameterTypes: parse.parameterTypeOIDs)
+        statements[parse.statementName] = ClientStatement(key: key, serverName: pool.serverStatementName(for: key))
+        input.consume(parseLength + 1 + 5)
+        var reply = ParseComplete().encoded
+        ReadyForQuery(status: .idle).encode(into: &reply)
+        send(reply)
+        return phase == .idle
     }
 
     /// A client Parse failed on the server: the client has no such statement.

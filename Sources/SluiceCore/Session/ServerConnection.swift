@@ -397,6 +397,7 @@ public final class ServerConnection: IOHandler {
         pendingReadyForQuery = 0
         passthrough = 0
         slots.removeAll()
+        skippingUntilSync = false
         if let alignment = parameters.alignment(to: client.wanted) {
             runInternal([alignment.sql]) { [weak self, weak client] error in
                 guard let self, let client else { return }
@@ -471,14 +472,31 @@ public final class ServerConnection: IOHandler {
         pool.settings.mode == .transaction && runtime.config.maxPreparedStatements > 0
     }
 
-    /// Records a request in flight; a synthetic answer at the head is sent at once.
-    func pushSlot(_ slot: ResponseSlot) {
+    /// After an ErrorResponse, the server ignores everything up to the next Sync: requests sent
+    /// in that stretch get no reply and leave no statement behind.
+    private var skippingUntilSync = false
+
+    /// Records a request in flight; a synthetic answer at the head is sent at once unless the
+    /// caller sends it later with `emitPendingSynthetics` (the client relay does, after consuming its input).
+    func pushSlot(_ slot: ResponseSlot, emitNow: Bool = true) {
+        if skippingUntilSync {
+            if slot == .sync || slot == .query { skippingUntilSync = false } else { return }
+        }
         slots.append(slot)
-        if slot.isSynthetic && slots.first == slot { emitSynthetics() }
+        if emitNow && slot.isSynthetic && slots.first == slot { emitSynthetics() }
+    }
+
+    /// Sends synthetic answers now at the head of the queue.
+    func emitPendingSynthetics() {
+        if slots.first?.isSynthetic == true { emitSynthetics() }
     }
 
     /// The client sent Parse for `serverName`: prepare it unless this server already has it.
     func prepare(_ serverName: String, key: StatementKey, forClientParse clientName: String) {
+        if skippingUntilSync {
+            client?.statementParseFailed(clientName: clientName)  // the server skips it: no statement
+            return
+        }
         if preparedOnServer.contains(serverName) {
             preparedOnServer.touch(serverName)
             pushSlot(.syntheticParseComplete)
@@ -493,6 +511,7 @@ public final class ServerConnection: IOHandler {
 
     /// A Bind or Describe needs `serverName` here: prepare it first, hiding the reply from the client.
     func ensurePrepared(_ serverName: String, key: StatementKey) {
+        if skippingUntilSync { return }
         if preparedOnServer.contains(serverName) { preparedOnServer.touch(serverName); return }
         evictIfFull(keeping: serverName)
         preparedOnServer.touch(serverName)
@@ -502,7 +521,7 @@ public final class ServerConnection: IOHandler {
     }
 
     private func evictIfFull(keeping name: String) {
-        guard preparedOnServer.count >= runtime.config.maxPreparedStatements,
+        guard !skippingUntilSync, preparedOnServer.count >= runtime.config.maxPreparedStatements,
               let victim = preparedOnServer.leastRecentlyUsed(keeping: name) else { return }
         preparedOnServer.remove(victim)
         pushSlot(.hiddenClose)
@@ -546,6 +565,8 @@ public final class ServerConnection: IOHandler {
                 break
             }
         }
+        // No Sync sent yet: whatever the client sends before it is skipped by the server too.
+        if slots.isEmpty { skippingUntilSync = true }
     }
 
     // MARK: relay server → client
@@ -636,7 +657,22 @@ public final class ServerConnection: IOHandler {
                     client.parameterReported(name: status.name, value: status.value)
                 }
                 position += total
+            case CommandComplete.typeCode where (length == 19 || length == 16) && tracking:
+                // DEALLOCATE ALL / DISCARD ALL ran on the server: its statements are gone.
+                guard available - position >= total else { break scan }
+                let tag = String(decoding: input.bytes(at: position + 5, count: length - 5), as: UTF8.self)
+                if tag == "DEALLOCATE ALL" || tag == "DISCARD ALL" {
+                    preparedOnServer.removeAll()
+                    client.allStatementsDeallocated()
+                }
+                position += total
+                popSlot(finishedBy: type)
+                if slots.first?.isSynthetic == true {
+                    guard flush() else { return }
+                    emitSynthetics()
+                }
             case ParseComplete.typeCode, CloseComplete.typeCode:
+                // Must stay the case just above `default:` (its `fallthrough` goes there).
                 guard tracking, let head = slots.first else { fallthrough }
                 let hidden: Bool
                 switch head {
