@@ -37,7 +37,7 @@ while [ "$#" -gt 0 ]; do
     --clients) CLIENTS="$2"; shift 2 ;;
     --kill-every) KILL_EVERY="$2"; shift 2 ;;
     --restart-at) RESTART_AT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -96,6 +96,7 @@ wait_upstream
 
 # --- side by side ---
 "$PYTHON" "$BENCH_REPO/Benchmarks/chaos.py" --combine "$WORK/sluice.json" "$WORK/pgbouncer.json"
-if grep -qiE 'error|fatal|panic' "$WORK/sluice.log" 2>/dev/null; then
-  printf '\nSluice log (errors, last 10):\n\n```\n%s\n```\n' "$(grep -iE 'error|fatal|panic' "$WORK/sluice.log" | tail -n 10)"
+if grep -qiE 'warning|error|critical|fatal' "$WORK/sluice.log" 2>/dev/null; then
+  printf '\nSluice log, warnings and errors by count (timestamps dropped):\n\n```\n%s\n```\n' \
+    "$(grep -iE 'warning|error|critical|fatal' "$WORK/sluice.log" | sed -E 's/^[0-9T:+-]+ //' | sort | uniq -c | sort -rn | head -n 10)"
 fi

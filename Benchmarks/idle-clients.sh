@@ -14,7 +14,8 @@
 # connections, C logins at a time, and keeps them open and idle. After the last login and S more
 # seconds the proxy's RSS is read again; KiB per idle client = (RSS after − RSS before) / clients
 # held. Finally the client disconnects everything and the RSS is read a third time (how much
-# memory the proxy gives back).
+# memory the proxy gives back). The client is written from this script into the temporary
+# directory (idle_client.py; KEEP_DIR=1 keeps it) and its command line is printed.
 #
 # Environment: PGURL, PGSUPERURL, SLUICE_BIN, PYTHON, KEEP_DIR (see Benchmarks/lib.sh).
 # The client and each proxy hold N sockets each: the open-files limit is raised to its hard limit
@@ -36,7 +37,7 @@ while [ "$#" -gt 0 ]; do
     --clients) CLIENTS="$2"; shift 2 ;;
     --settle) SETTLE="$2"; shift 2 ;;
     --concurrency) CONCURRENCY="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done

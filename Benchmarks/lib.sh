@@ -244,6 +244,8 @@ EOF
   for i in $(seq 50); do [ -s "$WORK/$name.pid" ] && break; sleep 0.1; done
   PGBOUNCER_PID="$(cat "$WORK/$name.pid" 2>/dev/null || true)"
   [ -n "$PGBOUNCER_PID" ] || die "pgbouncer wrote no pidfile"
+  # runuser applies the postgres user's PAM limits (often nofile 1024): give pgbouncer ours.
+  prlimit --pid "$PGBOUNCER_PID" --nofile="$(ulimit -Sn):$(ulimit -Hn)" 2>/dev/null || true
   BENCH_PIDS+=("$PGBOUNCER_PID")
   wait_listening "$name" "$port" "$PGBOUNCER_PID" "$WORK/$name.log"
   log "$name: pgbouncer pid $PGBOUNCER_PID on 127.0.0.1:$port"

@@ -41,7 +41,7 @@ while [ "$#" -gt 0 ]; do
     --duration) DURATION="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --pool) POOL="$2"; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -67,7 +67,11 @@ printf '## many-clients: %s clients on a pool of %s, %s s measured after %s s of
   "$CLIENTS" "$POOL" "$DURATION" "$WARMUP"
 show_command "${ORIGINAL_ARGS[@]}"
 
-scrape() { curl -sf -m 10 "http://127.0.0.1:$ADMIN_PORT/metrics" >"$1" || : >"$1"; }
+scrape() {  # FILE: /metrics into FILE (three tries), or an empty FILE
+  local try
+  for try in 1 2 3; do curl -sf -m 10 "http://127.0.0.1:$ADMIN_PORT/metrics" >"$1" && return 0; sleep 0.5; done
+  log "warning: could not scrape /metrics"; : >"$1"
+}
 
 # run_bench NAME PORT PID: sluice-bench against the proxy; for Sluice, scrapes /metrics when the
 # measured window starts (first progress line after the warm-up) and when the run ends.
@@ -83,13 +87,16 @@ run_bench() {
   while kill -0 "$bench_pid" 2>/dev/null; do
     if [ "$name" = sluice ] && [ "$scraped" = 0 ] && grep -qE '^\[run\] [0-9]+s ' "$WORK/$name.err"; then
       scrape "$WORK/metrics.start"; scraped=1
+      log "sluice: /metrics scraped at the start of the measured window ($(grep -c '^sluice_pool_wait_seconds_bucket' "$WORK/metrics.start" || true) wait buckets)"
     fi
     sleep 0.2
   done
   wait "$bench_pid" || rc=$?
   forget_pid "$bench_pid"
-  [ "$name" != sluice ] || scrape "$WORK/metrics.end"
-  [ "$scraped" = 1 ] || : >"$WORK/metrics.start"
+  if [ "$name" = sluice ]; then
+    scrape "$WORK/metrics.end"
+    [ "$scraped" = 1 ] || : >"$WORK/metrics.start"
+  fi
   grep -vE '^\[run\] (warmup|[0-9]+s) ' "$WORK/$name.err" >&2 || true
   [ "$rc" = 0 ] || die "sluice-bench failed against $name (exit $rc)"
   HWM["$name"]="$(hwm_kib "$pid")"
@@ -131,6 +138,7 @@ def histogram(path):
     return buckets
 
 def quantile(q, buckets):
+    """(interpolated value, bucket's lower bound, bucket's upper bound) in seconds, or None."""
     bounds = sorted(buckets)
     if not bounds or buckets[bounds[-1]] <= 0:
         return None
@@ -140,14 +148,38 @@ def quantile(q, buckets):
         count = buckets[bound]
         if count >= rank:
             if bound == float("inf"):
-                return lower  # beyond the last finite bucket
-            return lower + (bound - lower) * ((rank - below) / (count - below) if count > below else 1)
+                return (lower, lower, bound)  # beyond the last finite bucket
+            value = lower + (bound - lower) * ((rank - below) / (count - below) if count > below else 1)
+            return (value, lower, bound)
         lower, below = bound, count
     return None
 
+def sums(path):
+    """(sum, count) of sluice_pool_wait_seconds over all label sets."""
+    total = count = 0.0
+    try:
+        text = open(path).read()
+    except OSError:
+        return total, count
+    for line in text.splitlines():
+        m = re.match(r'^sluice_pool_wait_seconds_(sum|count)(\{.*\})?\s+([0-9.eE+-]+)', line)
+        if m:
+            if m.group(1) == "sum":
+                total += float(m.group(3))
+            else:
+                count += float(m.group(3))
+    return total, count
+
 start, end = histogram(f"{work}/metrics.start"), histogram(f"{work}/metrics.end")
 delta = {b: end[b] - start.get(b, 0.0) for b in end}
-def ms(v): return "—" if v is None else f"{v * 1000:.1f}"
+def ms(v):
+    if v is None:
+        return "—"
+    value, lower, upper = v
+    upper_text = "∞" if upper == float("inf") else f"{upper * 1000:g}"
+    return f"{value * 1000:.1f} ({lower * 1000:g}–{upper_text})"
+(sum0, n0), (sum1, n1) = sums(f"{work}/metrics.start"), sums(f"{work}/metrics.end")
+mean_wait = (sum1 - sum0) / (n1 - n0) if n1 > n0 else None
 waits = max(delta.values(), default=0)  # the +Inf bucket
 wait = {"sluice": (quantile(0.5, delta), quantile(0.99, delta))}
 
@@ -171,16 +203,22 @@ for name in ("sluice", "pgbouncer"):
     rows.append(f"| {name} | {errors} | {errors_in_progress(name)} | {run['tps']:.0f} | {lat['p50']:.1f} | {lat['p99']:.1f} "
                 f"| {lat['max']:.1f} | {'—' if cpu is None else f'{cpu:.1f}'} "
                 f"| {'—' if peak is None else f'{peak / 1024:.1f}'} | {int(hwm[name]) / 1024:.1f} "
-                f"| {ms(q50) if name == 'sluice' else '—'} | {ms(q99) if name == 'sluice' else '—'} |")
+                f"| {ms(q50) if name == 'sluice' else '—'} | {ms(q99) if name == 'sluice' else '—'} "
+                f"| {'—' if name != 'sluice' or mean_wait is None else f'{mean_wait * 1000:.1f}'} |")
     for code, message in run.get("error_samples", {}).items():
         samples.append(f"- {name} `{code}`: {message}")
 print("| proxy | errors (measured) | errors (whole run, incl. warm-up) | tps | latency p50 (ms) | p99 (ms) | max (ms) "
-      "| proxy CPU µs/tx | peak RSS sampled (MiB) | VmHWM (MiB) | queue wait p50 (ms) | queue wait p99 (ms) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| proxy CPU µs/tx | peak RSS sampled (MiB) | VmHWM (MiB) | queue wait p50 (ms, bucket) | queue wait p99 (ms, bucket) "
+      "| queue wait mean (ms) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 print("\n".join(rows))
+if delta and not start:
+    print("\nThe scrape at the start of the measured window failed: the queue wait includes the warm-up.")
 if delta:
     print(f"\nSluice queue wait: {int(waits)} waits in sluice_pool_wait_seconds between the two scrapes "
-          "(buckets 100 µs … 60 s; quantiles interpolated within a bucket).")
+          "(buckets 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500 ms, 1 s … 60 s; a quantile is "
+          "interpolated linearly inside its bucket, shown in parentheses, so it can exceed the measured "
+          "transaction latency; the mean is exact: _sum/_count).")
 else:
     print("\nSluice queue wait: no sluice_pool_wait_seconds histogram on /metrics.")
 if samples:

@@ -37,7 +37,7 @@ while [ "$#" -gt 0 ]; do
     -T|--duration) DURATION="$2"; shift 2 ;;
     -c|--clients) CLIENTS="$2"; shift 2 ;;
     -j|--threads) THREADS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done

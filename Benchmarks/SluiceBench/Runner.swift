@@ -105,7 +105,7 @@ enum Runner {
             var wake = min(now + 200_000_000, nextProgress, end)
             if !measureTaken { wake = min(wake, measureStart) }
             idleHeld = live.idleConnections
-            usleep(UInt32(max(1_000, (wake - now) / 1_000)))
+            usleep(UInt32(wake > now ? max(1_000, (wake - now) / 1_000) : 1_000))  // now may pass wake (slow loop)
         }
         return ((measureSample, idleHeld), sampler?.sample())
     }

@@ -194,3 +194,21 @@ def test_upstream_require_and_prefer_use_tls(sluice, ssl_pg):
             cur.execute("select ssl from pg_stat_ssl where pid = pg_backend_pid()")
             assert cur.fetchone() == (True,), mode
         s.stop()
+
+
+@pytest.mark.sluice_only
+def test_stalled_handshake_is_cut_at_client_login_timeout(sluice, certs):
+    import socket
+    import struct
+    s = sluice(tls_config(certs, "require", client_login_timeout=1))
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    sock.sendall(struct.pack("!II", 8, 80877103))
+    assert sock.recv(1) == b"S"
+    started = time.monotonic()
+    # Send nothing: no ClientHello. Sluice must close the connection at client_login_timeout,
+    # while other clients keep being served.
+    with psycopg.connect(s.dsn(sslmode="require")) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    assert sock.recv(1) == b""
+    assert 0.8 <= time.monotonic() - started < 4
+    sock.close()
