@@ -30,6 +30,9 @@ pytestmark = pytest.mark.sluice_only
 LOGIN_TIMEOUT = 2.0
 MAX_PACKET = 1 << 20
 PROTOCOL_3 = 196608
+# A sanitized sluice (scripts/test --sanitize) keeps freed memory in quarantine and shadow memory
+# beside it: its RSS says nothing about Sluice's buffering, so RSS bounds are reported, not asserted.
+SANITIZED = any(part in support.SLUICE_BIN for part in (".build-asan", ".build-tsan"))
 
 
 # ---------------------------------------------------------------- protocol by hand
@@ -431,7 +434,7 @@ def test_message_over_max_packet_size_is_refused_not_buffered(hostile, request):
     fields = expect_fatal(sock)
     after = rss_kib(s.pid)
     assert fields["C"] == "08P01", fields
-    assert after - before < 8 * 1024, f"RSS grew {after - before} KiB"
+    assert SANITIZED or after - before < 8 * 1024, f"RSS grew {after - before} KiB"
     sock.close()
     assert_still_serves(s)
     report(request, result=f"{fields['C']} {fields['M']!r}; RSS {before}->{after} KiB", pgbench=bench.finish())
@@ -468,7 +471,7 @@ def test_client_that_never_reads_a_huge_result(hostile, request, pg):
     for _ in range(10):
         assert_still_serves(s)
     processed = bench.finish()
-    assert growth_mib < 50, f"Sluice RSS grew {growth_mib:.1f} MiB while a client did not read"
+    assert SANITIZED or growth_mib < 50, f"Sluice RSS grew {growth_mib:.1f} MiB while a client did not read"
     report(request, result=f"RSS +{growth_mib:.1f} MiB; query active upstream while stalled: {bool(stuck_before)}; "
                            f"settled {settle_seconds:.1f}s after kill", pgbench=processed)
 

@@ -241,7 +241,7 @@ def test_max_queue_length(sluice):
     first = psycopg2.connect(s.dsn())
     waiting = threading.Thread(target=lambda: first.cursor().execute("select 1"))
     waiting.start()
-    time.sleep(0.5)
+    time.sleep(1.5)  # let the first client reach the queue (slow under sanitizers)
     second = psycopg2.connect(s.dsn())
     with pytest.raises(psycopg2.Error) as info:
         second.cursor().execute("select 1")
