@@ -31,7 +31,7 @@ public final class TCPSocket {
     /// The last TLS failure seen by `read`, `write` or `continueHandshake` (for the close reason).
     public internal(set) var lastTLSError: TLSError?
 
-    public init(fd: Int32, pendingCapacity: Int = 256) {
+    public init(fd: Int32, pendingCapacity: Int = 16) {
         self.fd = fd
         self.pending = ByteBuffer(capacity: pendingCapacity)
     }

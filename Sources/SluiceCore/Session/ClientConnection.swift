@@ -25,7 +25,9 @@ public final class ClientConnection: IOHandler {
     let socket: TCPSocket
     public let peer: SocketAddress
     public let id: UInt64
-    let input = ByteBuffer(capacity: 1024)
+    /// Small while idle (most clients of a pooler are); grows for large messages and shrinks back
+    /// when the client goes idle again.
+    let input = ByteBuffer(capacity: 256)
     private(set) var phase: Phase = .startup
     private var login: ClientLoginMachine
     private(set) var pool: Pool?
@@ -115,7 +117,7 @@ public final class ClientConnection: IOHandler {
 
     private func readAvailable() {
         repeat {
-            switch socket.read(into: input, chunk: phase == .linked ? 16384 : 1024) {
+            switch socket.read(into: input, chunk: passthrough > 0 ? 65536 : phase == .linked ? 4096 : 512) {
             case .wouldBlock: return
             case .endOfFile: close(reason: "client_close"); return
             case .failed: close(reason: socket.isTLS ? "tls_error" : "client_error"); return
@@ -457,6 +459,7 @@ public final class ClientConnection: IOHandler {
         guard let server, let pool else { return }
         self.server = nil
         phase = .idle
+        if input.isEmpty && input.capacity > 8192 { input.shrink(to: 256) }  // after a large message
         pool.serverHeld(milliseconds: runtime.loop.now - linkedAt)
         pool.release(server)
         updateInterest()
