@@ -99,7 +99,7 @@ def test_per_database_and_per_user_limits(sluice):
     finally:
         for c in held + [alice]:
             c.close()
-    assert "limit" in s.log_text()
+    support.wait_until(lambda: "limit" in s.log_text(), 5, message="logged")
 
 
 def test_per_address_limit_and_exemptions(sluice):
@@ -184,7 +184,7 @@ def test_query_wait_timeout_error(sluice):
     assert result.returncode != 0
     # PgBouncer's wording and code: FATAL 08P01 "query_wait_timeout", then the connection closes.
     assert 'FATAL:  query_wait_timeout: no server connection of database "app" became free within 1 s (pool_size=1)' in result.stderr
-    assert "error=08P01 query_wait_timeout" in s.log_text()
+    support.wait_until(lambda: "error=08P01 query_wait_timeout" in s.log_text(), 5, message="logged")
     holder.close()
 
 
@@ -246,7 +246,8 @@ def test_max_queue_length(sluice):
     with pytest.raises(psycopg2.Error) as info:
         second.cursor().execute("select 1")
     assert "max_queue_length=1" in str(info.value) or "closed" in str(info.value)
-    assert "reason=max_queue_length" in s.log_text()
+    # The refusal is logged just after the error is sent.
+    support.wait_until(lambda: "reason=max_queue_length" in s.log_text(), 5, message="refusal logged")
     holder.close()
     waiting.join(10)
     first.close()

@@ -242,7 +242,7 @@ def test_idle_in_transaction_timeout_releases_the_server(sluice, pg):
     # Like PostgreSQL's idle_in_transaction_session_timeout: a FATAL, then the connection is closed
     # (libpq may only report the closed socket).
     assert "idle_transaction_timeout" in str(info.value) or "closed" in str(info.value)
-    assert "reason=idle_transaction_timeout" in s.log_text()
+    support.wait_until(lambda: "reason=idle_transaction_timeout" in s.log_text(), 5, message="logged")
     other = psycopg2.connect(s.dsn())
     with other.cursor() as cur:
         cur.execute("select 1")
