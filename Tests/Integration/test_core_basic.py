@@ -68,3 +68,22 @@ def test_two_databases_at_once(sluice, pg):
         assert pg.scalar("select count(*) from pg_tables where tablename = %s", (table,), dbname=db) == 1
         other = [t for d, t in mine.items() if d != db][0]
         assert pg.scalar("select count(*) from pg_tables where tablename = %s", (other,), dbname=db) == 0
+
+
+@pytest.mark.sluice_only
+def test_listens_on_ipv6_loopback(sluice):
+    import socket
+    probe = socket.socket(socket.AF_INET6)
+    try:
+        probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    finally:
+        probe.close()
+    config = support.sluice_config(listen="127.0.0.1:{port}, [::1]:{port}")
+    s = sluice(support.to_toml(config))  # text: the fixture fills in {port}
+    result = subprocess.run(["psql", "-XAtc", "select inet_client_addr() is not null"],
+                            env={**s.libpq_env(), "PGHOST": "::1", "PGPORT": str(s.port)},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "[::1]" in s.log_text()

@@ -261,3 +261,20 @@ def test_query_timeout_cancels(sluice):
     with conn.cursor() as cur:
         cur.execute("select 1")
     conn.close()
+
+
+def test_server_check_runs_before_reuse(sluice):
+    import urllib.request
+    admin_port = support.free_port()
+    s = sluice(support.sluice_config(pool_size=1, server_check_delay=0, server_check_query="select 1",
+                                     admin_listen=f"127.0.0.1:{admin_port}"))
+    conn = psycopg2.connect(s.dsn())
+    conn.autocommit = True
+    for i in range(5):
+        with conn.cursor() as cur:
+            cur.execute("select %s", (i,))
+            assert cur.fetchone() == (i,)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5).read().decode()
+    checks = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("sluice_server_checks_total{")]
+    assert checks and checks[0] >= 4, checks
+    conn.close()

@@ -165,7 +165,13 @@ public final class Pool {
             guard let self, let server else { return }
             if ok {
                 server.becameIdle(now: self.runtime.loop.now)
-                self.idle.append(server)
+                if !self.paused, let client = self.waiting.removeFirst() {
+                    // Checked just now: straight to the longest waiter, not through popIdle again.
+                    let waited = (self.runtime.loop.now - client.waitStartedAt) * 1000
+                    self.link(server, to: client, waitedMicroseconds: waited)
+                } else {
+                    self.idle.append(server)
+                }
                 self.serveWaiters()
             } else {
                 server.close(reason: "check_failed")
