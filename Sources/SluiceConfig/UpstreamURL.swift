@@ -86,8 +86,8 @@ public struct UpstreamURLError: Error, Sendable, Equatable, CustomStringConverti
     public var description: String { reason }
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-func percentEncode(_ text: String) -> String {
+/// Percent-encodes everything but RFC 3986 unreserved characters (user names, passwords, paths).
+public func percentEncode(_ text: String) -> String {
     var out = ""
     for byte in text.utf8 {
         switch byte {

@@ -122,10 +122,10 @@ public struct ClientSettings: Encodable, Sendable {
         poolSize = config.poolSize(for: database)
 
         // The authority and path shared by every URL form; the placeholder stays readable (not encoded).
-        let shownPassword = showPasswords ? secret.map(URLText.percentEncode) : ClientURLs.passwordPlaceholder
-        var authority = URLText.percentEncode(url.user)
+        let shownPassword = showPasswords ? secret.map(percentEncode) : ClientURLs.passwordPlaceholder
+        var authority = percentEncode(url.user)
         if let shownPassword { authority += ":" + shownPassword }
-        let base = "\(authority)@\(URLText.urlHost(host)):\(port)/\(URLText.percentEncode(database.name))"
+        let base = "\(authority)@\(URLText.urlHost(host)):\(port)/\(percentEncode(database.name))"
         libpqURL = "postgresql://\(base)?sslmode=\(sslMode)"
         psql = "psql \(URLText.quoted(libpqURL))"
 
@@ -147,9 +147,9 @@ public struct ClientSettings: Encodable, Sendable {
         sqlalchemyPsycopg = "postgresql+psycopg://\(base)?sslmode=\(sslMode)"
         django = DjangoSettings(name: database.name, user: url.user, password: password, host: host, port: String(port),
                                 options: ["sslmode": sslMode], disableServerSideCursors: mode == .transaction)
-        var jdbcQuery = "sslmode=\(sslMode)&user=\(URLText.percentEncode(url.user))"
+        var jdbcQuery = "sslmode=\(sslMode)&user=\(percentEncode(url.user))"
         if let shownPassword { jdbcQuery += "&password=\(shownPassword)" }
-        jdbc = "jdbc:postgresql://\(URLText.urlHost(host)):\(port)/\(URLText.percentEncode(database.name))?\(jdbcQuery)"
+        jdbc = "jdbc:postgresql://\(URLText.urlHost(host)):\(port)/\(percentEncode(database.name))?\(jdbcQuery)"
         notes = Self.notes(config: config, mode: mode, poolSize: poolSize, sslMode: sslMode, hasPassword: secret != nil)
     }
 

@@ -104,11 +104,11 @@ extension PgBouncerConverter {
         if let serverSSLMode { query.append(("sslmode", serverSSLMode)) }
         if !options.isEmpty { query.append(("options", options.joined(separator: " "))) }
         query += parameters + serverTLSParameters
-        var url = "postgresql://" + URLText.percentEncode(role)
-        if let password { url += ":" + URLText.percentEncode(password) }
-        url += "@\(URLText.urlHost(host!)):\(port)/\(URLText.percentEncode(database))"
+        var url = "postgresql://" + percentEncode(role)
+        if let password { url += ":" + percentEncode(password) }
+        url += "@\(URLText.urlHost(host!)):\(port)/\(percentEncode(database))"
         if !query.isEmpty {
-            url += "?" + query.map { "\($0.0)=\(URLText.percentEncode($0.1))" }.joined(separator: "&")
+            url += "?" + query.map { "\($0.0)=\(percentEncode($0.1))" }.joined(separator: "&")
         }
         table.entries.insert((key: "url", value: .string(url), comment: comment), at: 0)
         databases.removeAll { $0.path == table.path }

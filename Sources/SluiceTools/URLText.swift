@@ -1,23 +1,6 @@
-// URLText: percent-encoding, libpq key=value quoting and string literals for the printed snippets.
+// URLText: libpq key=value quoting, URL hosts and string literals for the printed snippets (percent-encoding is SluiceConfig's percentEncode).
 
 enum URLText {
-    /// Percent-encodes everything but RFC 3986 unreserved characters (user names, passwords, paths).
-    static func percentEncode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                out += "%" + (hex.count == 1 ? "0" + hex : hex)
-            }
-        }
-        return out
-    }
-
     /// `host` as it goes in a URL's authority: IPv6 literals in brackets.
     static func urlHost(_ host: String) -> String {
         host.contains(":") ? "[\(host)]" : host
