@@ -71,6 +71,29 @@ int sluice_poll_wait(int pfd, sluice_event *out, int max, int timeout_ms) {
 }
 #endif
 
+#ifdef __linux__
+#include <sys/eventfd.h>
+int sluice_doorbell_create(int out[2]) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return -1;
+    out[0] = fd; out[1] = fd;
+    return 0;
+}
+void sluice_doorbell_ring(int fd) { uint64_t one = 1; ssize_t r; do { r = write(fd, &one, sizeof one); } while (r < 0 && errno == EINTR); }
+void sluice_doorbell_drain(int fd) { uint64_t value; ssize_t r; do { r = read(fd, &value, sizeof value); } while (r < 0 && errno == EINTR); }
+#else
+int sluice_doorbell_create(int out[2]) {
+    if (pipe(out) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(out[i], F_SETFL, fcntl(out[i], F_GETFL, 0) | O_NONBLOCK);
+        fcntl(out[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+void sluice_doorbell_ring(int fd) { char one = 1; ssize_t r; do { r = write(fd, &one, 1); } while (r < 0 && errno == EINTR); }
+void sluice_doorbell_drain(int fd) { char buf[64]; while (read(fd, buf, sizeof buf) > 0) {} }
+#endif
+
 int sluice_set_nonblocking(int fd) {
     int fl = fcntl(fd, F_GETFL, 0);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;

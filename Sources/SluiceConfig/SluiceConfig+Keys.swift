@@ -58,5 +58,5 @@ extension SluiceConfig {
     ]
 
     /// `SLUICE_*` variables that are not keys but are read elsewhere (so not "unknown").
-    static let reservedEnvironmentNames: Set<String> = ["SLUICE_CONFIG", "SLUICE_LOG_FORMAT"]
+    static let reservedEnvironmentNames: Set<String> = ["SLUICE_CONFIG", "SLUICE_LOG_FORMAT", "SLUICE_LOOP_LINGER_MS"]
 }

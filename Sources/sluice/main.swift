@@ -64,8 +64,8 @@ struct Run: ParsableCommand {
         var httpServer: AdminHTTPServer?
         if let address = loaded.adminListen {
             let server = AdminHTTPServer(address: address,
-                                         snapshot: { runtime.loop.queue.sync { runtime.snapshot() } },
-                                         ready: { runtime.loop.queue.sync { runtime.isReady } },
+                                         snapshot: { runtime.loop.sync { runtime.snapshot() } },
+                                         ready: { runtime.loop.sync { runtime.isReady } },
                                          logger: logger, metrics: metrics)
             do { try server.start() } catch {
                 logger.critical("could not start the admin HTTP endpoint", metadata: ["address": "\(address)", "error": "\(error)"])

@@ -36,6 +36,32 @@ final class SessionParametersTests: XCTestCase {
         XCTAssertNil(server.alignment(to: b))
     }
 
+    func testCachedAlignmentFollowsChangesOnEitherSide() {
+        var server = ServerParameterState()
+        server.reported(name: "application_name", value: "")
+        var a = SessionParameters()
+        a["application_name"] = "web"
+        let first = server.alignmentIfNeeded(to: a)!
+        server.aligned(set: first.set, reset: first.reset)
+        XCTAssertNil(server.alignmentIfNeeded(to: a))
+        XCTAssertNil(server.alignmentIfNeeded(to: a), "the remembered answer")
+        let copy = a
+        XCTAssertNil(server.alignmentIfNeeded(to: copy), "a copy has the same content")
+        // The client changes: the cache must not answer for it.
+        a.apply(.set(name: "search_path", sql: "SET search_path = x"))
+        XCTAssertEqual(server.alignmentIfNeeded(to: a)?.sql, "SET search_path = x;")
+        XCTAssertEqual(server.alignmentIfNeeded(to: a)?.sql, "SET search_path = x;", "still needed: nothing applied")
+        // The server changes under an unchanged client: the cache must not answer either.
+        XCTAssertNil(server.alignmentIfNeeded(to: copy))
+        server.reported(name: "application_name", value: "other")
+        XCTAssertEqual(server.alignmentIfNeeded(to: copy)?.sql, "SET \"application_name\" TO 'web';")
+        // Another client with equal content but its own history is compared, not trusted by stamp.
+        var b = SessionParameters()
+        b["application_name"] = "web"
+        XCTAssertEqual(b, copy)
+        XCTAssertNotEqual(b.revision, copy.revision)
+    }
+
     func testClientSetReportedByServerIsResetForTheNextClient() {
         var server = ServerParameterState()
         server.reported(name: "application_name", value: "")

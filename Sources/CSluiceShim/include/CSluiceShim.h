@@ -24,6 +24,15 @@ int sluice_poll_remove(int pfd, int fd);
 /// Harvests up to max ready events without waiting (timeout_ms = 0) or waiting up to timeout_ms.
 int sluice_poll_wait(int pfd, sluice_event *events, int max, int timeout_ms);
 
+/// A doorbell other threads ring to wake a loop blocked in sluice_poll_wait: an eventfd on
+/// Linux, a pipe elsewhere. Returns the descriptor to watch for reading (out[0]) and the one to
+/// ring (out[1], the same eventfd on Linux); 0 on success, -1 and errno on failure.
+int sluice_doorbell_create(int out[2]);
+/// Rings the doorbell (never blocks; a full pipe or a saturated counter is already rung).
+void sluice_doorbell_ring(int fd);
+/// Empties the doorbell so it stops reading as ready.
+void sluice_doorbell_drain(int fd);
+
 /// Sets O_NONBLOCK and FD_CLOEXEC.
 int sluice_set_nonblocking(int fd);
 /// TCP_NODELAY on.

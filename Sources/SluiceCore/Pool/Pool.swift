@@ -119,10 +119,10 @@ public final class Pool {
         reserveTimer?.cancel()
         reserveTimer = runtime.loop.timers.schedule(now: runtime.loop.now,
                                                     afterMilliseconds: UInt64(settings.reservePoolTimeout * 1000) + 1) {
-            [weak self] in
-            self?.reserveTimer = nil
-            self?.openServersIfNeeded()
-            if let self, !self.waiting.isEmpty { self.scheduleReserveCheck() }
+            [self] in  // strong: pools are never freed, and a weak reference would slow every retain of self
+            self.reserveTimer = nil
+            self.openServersIfNeeded()
+            if !self.waiting.isEmpty { self.scheduleReserveCheck() }
         }
     }
 
@@ -161,8 +161,7 @@ public final class Pool {
     /// Runs `server_check_query` on an idle server; a failure closes it and nobody sees it.
     private func startCheck(_ server: ServerConnection) {
         stats.serverChecks += 1
-        server.runCheck(settings.serverCheckQuery) { [weak self, weak server] ok in
-            guard let self, let server else { return }
+        server.runCheck(settings.serverCheckQuery) { [self, server] ok in
             if ok {
                 server.becameIdle(now: self.runtime.loop.now)
                 if !self.paused, let client = self.waiting.removeFirst() {
@@ -285,9 +284,9 @@ public final class Pool {
         let base = min(0.25 * Double(1 << min(consecutiveFailures - 1, 10)), max(settings.serverLoginRetry, 0.05))
         let delay = base * Double.random(in: 0.75...1.25)
         retryTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: UInt64(delay * 1000)) {
-            [weak self] in
-            self?.retryTimer = nil
-            self?.openServersIfNeeded()
+            [self] in
+            self.retryTimer = nil
+            self.openServersIfNeeded()
         }
     }
 
@@ -359,9 +358,9 @@ public final class Pool {
     // MARK: janitor
 
     private func scheduleJanitor() {
-        janitorTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: 1000) { [weak self] in
-            self?.janitor()
-            self?.scheduleJanitor()
+        janitorTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: 1000) { [self] in
+            self.janitor()
+            self.scheduleJanitor()
         }
     }
 

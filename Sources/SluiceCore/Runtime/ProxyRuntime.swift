@@ -44,7 +44,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     public init(config: SluiceConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        self.loop = try EventLoop(index: 0)
+        // SLUICE_LOOP_LINGER_MS: a measurement knob (Benchmarks/RESULTS.md), 0 turns lingering off.
+        let linger = getenv("SLUICE_LOOP_LINGER_MS").flatMap { Int(String(cString: $0)) } ?? 5
+        self.loop = try EventLoop(index: 0, lingerMilliseconds: linger)
         self.clientAuthentication = config.clientAuth == .md5 ? .md5 : .scramSHA256
     }
 

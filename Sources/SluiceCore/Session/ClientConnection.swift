@@ -95,8 +95,8 @@ public final class ClientConnection: IOHandler {
         let timeout = runtime.config.clientLoginTimeout
         if timeout > 0 {
             loginTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: UInt64(timeout * 1000)) {
-                [weak self] in
-                self?.closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
+                [self] in
+                self.closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
                                                    message: "client_login_timeout: login not completed within \(formatSeconds(timeout))"),
                                      reason: "login_timeout")
             }
@@ -208,8 +208,8 @@ public final class ClientConnection: IOHandler {
             writeInterest = wantWrite
             runtime.loop.setInterest(socket.fd, read: wantRead, write: wantWrite)
             if resumed && socket.hasBufferedPlaintext {
-                runtime.loop.execute { [weak self] in
-                    guard let self, self.readInterest, self.phase != .closed else { return }
+                runtime.loop.execute { [self] in
+                    guard self.readInterest, self.phase != .closed else { return }
                     self.readAvailable()
                 }
             }
@@ -310,7 +310,7 @@ public final class ClientConnection: IOHandler {
                     authFailurePending = true
                     updateInterest()
                     _ = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: UInt64(delay * 1000)) {
-                        [weak self] in self?.closeWithError(error, reason: reason)
+                        [self] in self.closeWithError(error, reason: reason)
                     }
                     return
                 }
@@ -395,8 +395,8 @@ public final class ClientConnection: IOHandler {
         updateInterest()
         guard seconds > 0 else { return }
         waitTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: UInt64(seconds * 1000)) {
-            [weak self] in
-            guard let self, let pool = self.pool else { return }
+            [self] in
+            guard self.phase != .closed, let pool = self.pool else { return }
             pool.cancelWait(for: self)
             self.closeWithError(pool.waitTimeoutError(), reason: "query_wait_timeout")
         }

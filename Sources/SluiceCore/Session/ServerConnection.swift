@@ -96,8 +96,8 @@ public final class ServerConnection: IOHandler {
         let url = pool.settings.url
         connectStartedAt = MonotonicClock.microseconds()
         connector = Connector.connect(host: url.host, port: url.port, timeout: pool.settings.serverConnectTimeout,
-                                      loop: runtime.loop) { [weak self] result in
-            guard let self else { return }
+                                      loop: runtime.loop) { [self] result in
+            // Strong: teardown() cancels the connector, which drops this closure.
             self.connector = nil
             switch result {
             case .success(let fd): self.connected(fd: fd)
@@ -250,8 +250,8 @@ public final class ServerConnection: IOHandler {
             writeInterest = wantWrite
             runtime.loop.setInterest(socket.fd, read: wantRead, write: wantWrite)
             if resumed && socket.hasBufferedPlaintext {
-                runtime.loop.execute { [weak self] in
-                    guard let self, self.readInterest, !self.isClosed else { return }
+                runtime.loop.execute { [self] in
+                    guard self.readInterest, !self.isClosed else { return }
                     self.readAvailable()
                 }
             }
@@ -343,8 +343,8 @@ public final class ServerConnection: IOHandler {
     /// Runs the health check; `completion(true)` when it answered without error.
     func runCheck(_ query: String, completion: @escaping (Bool) -> Void) {
         isTesting = true
-        runInternal([query]) { [weak self] error in
-            self?.isTesting = false
+        runInternal([query]) { [self] error in
+            self.isTesting = false
             completion(error == nil)
         }
     }
@@ -398,9 +398,8 @@ public final class ServerConnection: IOHandler {
         passthrough = 0
         slots.removeAll()
         skippingUntilSync = false
-        if let alignment = parameters.alignment(to: client.wanted) {
-            runInternal([alignment.sql]) { [weak self, weak client] error in
-                guard let self, let client else { return }
+        if let alignment = parameters.alignmentIfNeeded(to: client.wanted) {
+            runInternal([alignment.sql]) { [self, client] error in
                 if let error {
                     self.client = nil
                     client.closeWithError(ErrorResponse(severity: .fatal, code: error.code ?? SQLState.invalidParameterValue,
@@ -428,7 +427,9 @@ public final class ServerConnection: IOHandler {
         state = .idle
         idleSince = now
         input.clear()
-        input.shrink(to: 4096)
+        // Servers are few: keep the 16 KiB a read reserves (shrinking to less reallocated on every
+        // transaction), give back only what a large result grew.
+        if input.capacity > 65536 { input.shrink(to: 16384) }
         updateInterest()
     }
 
@@ -449,8 +450,7 @@ public final class ServerConnection: IOHandler {
             cleanup.append(pool.settings.serverResetQuery)
         }
         if cleanup.isEmpty { pool.release(self); return }
-        runInternal(cleanup) { [weak self] error in
-            guard let self else { return }
+        runInternal(cleanup) { [self] error in
             if error != nil { self.close(reason: "reset_failed"); return }
             if self.pool.settings.mode == .session { self.parameters.discarded(); self.preparedOnServer.removeAll() }
             self.pool.release(self)

@@ -1,14 +1,26 @@
 // SessionParameters: a client's wanted settings vs. a server's current ones, and the SQL that aligns them.
+import Synchronization
 
 /// Settings a client asked for (startup parameters, `options -c`, later reported `SET`s).
 /// Keys are lower-cased GUC names.
 public struct SessionParameters: Equatable, Sendable {
-    public private(set) var values: [String: String] = [:]
+    public private(set) var values: [String: String] = [:] { didSet { revision = Self.nextRevision() } }
     /// Settings the client changed with a lone `SET` statement, replayed verbatim by name.
-    public private(set) var statements: [String: String] = [:]
+    public private(set) var statements: [String: String] = [:] { didSet { revision = Self.nextRevision() } }
     /// The startup values, which `RESET` returns to.
-    public private(set) var startup: [String: String] = [:]
+    public private(set) var startup: [String: String] = [:] { didSet { revision = Self.nextRevision() } }
+    /// Process-wide unique stamp of this content: changes with every mutation, kept by copies. Two
+    /// values with the same revision are equal, which lets a server skip comparing dictionaries
+    /// on every checkout (`ServerParameterState.alignmentIfNeeded`).
+    public private(set) var revision: UInt64 = SessionParameters.nextRevision()
     public init() {}
+
+    private static let revisions = Atomic<UInt64>(0)
+    private static func nextRevision() -> UInt64 { revisions.wrappingAdd(1, ordering: .relaxed).newValue }
+
+    public static func == (a: SessionParameters, b: SessionParameters) -> Bool {
+        a.revision == b.revision || (a.values == b.values && a.statements == b.statements && a.startup == b.startup)
+    }
 
     /// Applies a `SET`/`RESET`/`RESET ALL` the client ran successfully outside a transaction.
     public mutating func apply(_ statement: SetStatement) {
@@ -107,14 +119,35 @@ public enum SessionParameterError: Error, CustomStringConvertible {
 /// What one server session has: reported values plus the names Sluice itself set.
 public struct ServerParameterState: Equatable, Sendable {
     /// Current values as reported by ParameterStatus or set by Sluice (lower-cased names).
-    public var current: [String: String] = [:]
+    public var current: [String: String] = [:] { didSet { revision &+= 1 } }
     /// Names this server reports with ParameterStatus (GUC_REPORT), learnt at login.
-    public var reportedNames: Set<String> = []
+    public var reportedNames: Set<String> = [] { didSet { revision &+= 1 } }
     /// Names Sluice changed from the server's default on this connection.
-    public var setBySluice: Set<String> = []
+    public var setBySluice: Set<String> = [] { didSet { revision &+= 1 } }
     /// `SET` statements run on this connection, by setting name.
-    public var statements: [String: String] = [:]
+    public var statements: [String: String] = [:] { didSet { revision &+= 1 } }
+    /// Bumped by every change above.
+    private var revision: UInt64 = 0
+    /// (client revision, own revision) last found already aligned.
+    private var alignedWith: (wanted: UInt64, own: UInt64) = (0, .max)
     public init() {}
+
+    public static func == (a: ServerParameterState, b: ServerParameterState) -> Bool {
+        a.current == b.current && a.reportedNames == b.reportedNames && a.setBySluice == b.setBySluice
+            && a.statements == b.statements
+    }
+
+    /// `alignment(to:)`, remembering a "nothing to do" answer until either side changes: the
+    /// common checkout (the same settings as last time) compares two integers.
+    public mutating func alignmentIfNeeded(to wanted: SessionParameters)
+        -> (sql: String, set: [String: String], reset: [String], replay: [String: String])? {
+        if alignedWith.wanted == wanted.revision && alignedWith.own == revision { return nil }
+        guard let alignment = alignment(to: wanted) else {
+            alignedWith = (wanted.revision, revision)
+            return nil
+        }
+        return alignment
+    }
 
     /// A client ran this statement on the server successfully.
     public mutating func clientRan(_ statement: SetStatement) {
