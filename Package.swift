@@ -9,7 +9,7 @@ let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], 
 
 let package = Package(
     name: "Sluice",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
     ],
@@ -89,4 +89,22 @@ if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
         "FuzzStartupPacket", "FuzzFrontendMessages", "FuzzBackendMessages",
         "FuzzSCRAMServer", "FuzzSCRAMClient", "FuzzClientLogin",
     ].map { .executable(name: $0, targets: [$0]) }
+}
+
+// Micro benchmarks (ordo-one/benchmark): built only by scripts/microbench (SLUICE_MICROBENCH=1),
+// so the normal build never fetches the benchmark package. The target's path is Benchmarks/Micro
+// (sources in its SluiceMicroBenchmarks/ folder): the benchmark plugins only take targets whose
+// folder sits directly in Benchmarks/.
+if ProcessInfo.processInfo.environment["SLUICE_MICROBENCH"] != nil {
+    package.dependencies += [
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ]
+    package.targets += [
+        .executableTarget(name: "SluiceMicroBenchmarks", dependencies: [
+            .product(name: "Benchmark", package: "benchmark"),
+            "PostgresWire", "SluiceIO", "SluiceCore", "SluiceConfig", "SluiceAdmin",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/Micro", exclude: ["README.md", "RESULTS-micro.md"],
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+    ]
 }

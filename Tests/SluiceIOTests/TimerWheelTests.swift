@@ -51,4 +51,34 @@ final class TimerWheelTests: XCTestCase {
         wheel.advance(to: 20)
         XCTAssertEqual(count, 11)
     }
+
+    func testRepeatingTimerFiresEveryPeriodUntilCancelled() {
+        let wheel = TimerWheel(tickMilliseconds: 100, now: 0, slotCount: 8)
+        var firedAt: [UInt64] = []
+        var now: UInt64 = 0
+        var timer: SluiceIO.Timer?
+        timer = wheel.scheduleRepeating(now: 0, everyMilliseconds: 1000) {
+            firedAt.append(now)
+            if firedAt.count == 3 { timer?.cancel() }
+        }
+        while now < 6000 {
+            now += 100
+            wheel.advance(to: now)
+        }
+        XCTAssertEqual(firedAt, [1000, 2000, 3000], "every period across wheel rounds, then cancelled")
+        XCTAssertEqual(wheel.scheduledCount, 0)
+    }
+
+    func testRepeatingTimerAfterALongStallFiresOnceThenKeepsItsPeriod() {
+        let wheel = TimerWheel(tickMilliseconds: 100, now: 0)
+        var firedAt: [UInt64] = []
+        var now: UInt64 = 0
+        wheel.scheduleRepeating(now: 0, everyMilliseconds: 500) { firedAt.append(now) }
+        now = 2050  // the loop was busy: one catch-up firing, not four
+        wheel.advance(to: now)
+        XCTAssertEqual(firedAt, [2050])
+        while now < 3000 { now += 100; wheel.advance(to: now) }
+        XCTAssertEqual(firedAt.count, 3, "\(firedAt)")
+        XCTAssertEqual(wheel.scheduledCount, 1)
+    }
 }

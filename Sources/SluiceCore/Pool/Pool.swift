@@ -358,9 +358,8 @@ public final class Pool {
     // MARK: janitor
 
     private func scheduleJanitor() {
-        janitorTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: 1000) { [self] in
+        janitorTimer = runtime.loop.timers.scheduleRepeating(now: runtime.loop.now, everyMilliseconds: 1000) { [self] in
             self.janitor()
-            self.scheduleJanitor()
         }
     }
 

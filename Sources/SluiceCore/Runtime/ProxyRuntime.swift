@@ -354,10 +354,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     // MARK: leak detection
 
     private func scheduleLeakCheck() {
-        leakTimer = loop.timers.schedule(now: loop.now, afterMilliseconds: 1000) { [weak self] in
+        leakTimer = loop.timers.scheduleRepeating(now: loop.now, everyMilliseconds: 1000) { [weak self] in
             self?.checkClientTimeouts()
             self?.checkLeaks()
-            self?.scheduleLeakCheck()
         }
     }
 
