@@ -52,6 +52,7 @@ public final class EventLoop: @unchecked Sendable {
                 budgetMilliseconds: Int = 20) throws {
         self.index = index
         self.queue = DispatchQueue(label: "sluice.loop.\(index)", qos: .userInitiated)
+        queue.setSpecific(key: queueKey, value: index)
         let descriptor = sluice_poll_create()
         guard descriptor >= 0 else { throw IOError.system("readiness set", errno) }
         self.pollDescriptor = descriptor
@@ -107,6 +108,10 @@ public final class EventLoop: @unchecked Sendable {
 
     /// True when called from the loop's queue.
     public func assertInLoop() { dispatchPrecondition(condition: .onQueue(queue)) }
+
+    private let queueKey = DispatchSpecificKey<Int>()
+    /// Whether the caller runs on this loop's queue.
+    public var inLoop: Bool { DispatchQueue.getSpecific(key: queueKey) != nil }
 
     /// Adds `fd` to the readiness set with the given interest.
     public func register(_ fd: Int32, handler: IOHandler, read: Bool, write: Bool) throws {

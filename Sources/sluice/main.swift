@@ -47,25 +47,24 @@ struct Run: ParsableCommand {
         let limit = sluice_raise_nofile_limit()
         // Metrics first: swift-metrics handles made before bootstrap stay no-ops.
         let metrics = SluiceMetrics.bootstrap()
-        let runtime = try ProxyRuntime(config: loaded, logger: logger)
-        runtime.adminConsole = AdminConsoleHandler()
+        let group = try WorkerGroup(config: loaded, logger: logger)
+        let runtime = group.first
+        let console = AdminConsoleHandler()  // one for all workers: SHOW STATS averages span the process
+        for worker in group.runtimes { worker.adminConsole = console }
         logger.notice("open files limit", metadata: ["nofile": "\(limit)", "client_capacity": "\(max(0, (limit - 64) / 2))"])
-        if loaded.workers > 1 {
-            logger.warning("workers > 1 is not implemented yet; running one event loop", metadata: ["workers": "\(loaded.workers)"])
-        }
-        var startError: Error?
-        runtime.loop.queue.sync {
-            do { try runtime.start() } catch { startError = error }
-        }
-        if let startError {
-            logger.critical("could not start", metadata: ["error": "\(startError)"])
+        do { try group.start() } catch {
+            logger.critical("could not start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
+        }
+        if loaded.workers > 1 {
+            logger.notice("workers started", metadata: ["workers": "\(loaded.workers)",
+                                                        "pools": "each database's server connections divided between the workers"])
         }
         var httpServer: AdminHTTPServer?
         if let address = loaded.adminListen {
             let server = AdminHTTPServer(address: address,
-                                         snapshot: { runtime.loop.sync { runtime.snapshot() } },
-                                         ready: { runtime.loop.sync { runtime.isReady } },
+                                         snapshot: { group.snapshot() },
+                                         ready: { group.isReady },
                                          logger: logger, metrics: metrics)
             do { try server.start() } catch {
                 logger.critical("could not start the admin HTTP endpoint", metadata: ["address": "\(address)", "error": "\(error)"])
@@ -78,14 +77,17 @@ struct Run: ParsableCommand {
         let reload = {
             do {
                 let fresh = try loadConfig(path: configPath)
-                runtime.reload(fresh)
+                group.reload(fresh)
             } catch {
                 runtime.logger.error("reload refused; keeping the running configuration",
                                      metadata: ["errors": "\(error)"])
             }
         }
-        runtime.reloadHandler = reload
-        runtime.shutdownHandler = { runtime.shutdown { Foundation.exit(0) } }
+        let shutdown = { group.shutdown { Foundation.exit(0) } }
+        for worker in group.runtimes {
+            worker.reloadHandler = reload
+            worker.shutdownHandler = shutdown
+        }
         signal(SIGPIPE, SIG_IGN)
         var sources: [DispatchSourceSignal] = []
         for sig in [SIGHUP, SIGTERM, SIGINT] {
@@ -95,7 +97,7 @@ struct Run: ParsableCommand {
                 if sig == SIGHUP {
                     reload()
                 } else {
-                    runtime.shutdown { Foundation.exit(0) }
+                    shutdown()
                 }
             }
             source.resume()

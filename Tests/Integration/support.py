@@ -170,6 +170,9 @@ def sluice_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a sluice process: ours without SLUICE_* variables (sluice reads
     SLUICE_<KEY> as config overrides and refuses unknown ones, such as SLUICE_BIN), plus extra."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    # SLUICE_TEST_WORKERS=N runs every sluice of the suite with `workers = N`.
+    if os.environ.get("SLUICE_TEST_WORKERS"):
+        env["SLUICE_WORKERS"] = os.environ["SLUICE_TEST_WORKERS"]
     env.update(extra or {})
     return env
 

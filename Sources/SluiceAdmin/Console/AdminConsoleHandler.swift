@@ -1,4 +1,5 @@
 // AdminConsoleHandler: the PgBouncer-compatible admin console — parses a query, checks privilege, runs commands.
+import Foundation
 import PostgresWire
 import SluiceCore
 
@@ -6,8 +7,10 @@ import SluiceCore
 ///
 /// Statements are separated by `;` and run in order; an error stops the rest, as in PostgreSQL.
 /// One reply carries at most one action: a second action command in the same query is refused.
-/// Called on the loop that owns the console session; keeps only `SHOW STATS`'s previous totals.
-public final class AdminConsoleHandler: AdminConsole {
+/// One handler serves every worker's console sessions: `execute` is serialized by a lock, the only
+/// state it keeps being `SHOW STATS`'s previous totals.
+public final class AdminConsoleHandler: AdminConsole, @unchecked Sendable {
+    private let lock = NSLock()
     /// `SHOW <word>` commands by their upper-cased word.
     private let showCommands: [String: AdminCommand]
     /// Other commands by their upper-cased first word.
@@ -24,6 +27,8 @@ public final class AdminConsoleHandler: AdminConsole {
     }
 
     public func execute(query: String, privilege: AdminPrivilege, snapshot: ProxySnapshot) -> AdminReply {
+        lock.lock()
+        defer { lock.unlock() }
         var writer = MessageWriter()
         let statements = StatementParser.statements(in: query)
         guard !statements.isEmpty else {

@@ -244,6 +244,16 @@ public final class Pool {
         server.connect()
     }
 
+    /// The upstream's ParameterStatus values, learnt by this pool's first server or by another
+    /// worker's pool of the same database: logins waiting for them finish.
+    func learnServerParameters(_ parameters: [(name: String, value: String)]) {
+        guard serverParameters == nil else { return }
+        serverParameters = parameters
+        let waiters = parameterWaiters
+        parameterWaiters.removeAll()
+        for client in waiters { client.parametersAvailable() }
+    }
+
     /// Login finished: remember parameters, let waiting logins finish, then serve the queue.
     func serverReady(_ server: ServerConnection, parameters: [(name: String, value: String)], connectMicroseconds: UInt64) {
         metrics.upstreamConnect.recordMicroseconds(connectMicroseconds)
@@ -251,10 +261,10 @@ public final class Pool {
         consecutiveFailures = 0
         lastConnectFailure = nil
         if serverParameters == nil {
-            serverParameters = parameters
-            let waiters = parameterWaiters
-            parameterWaiters.removeAll()
-            for client in waiters { client.parametersAvailable() }
+            learnServerParameters(parameters)
+            // The other workers' pools of this database may have clients waiting for them too
+            // (a paused pool, or one with no server yet, cannot learn them itself).
+            runtime.group?.shareServerParameters(parameters, database: settings.database, from: runtime)
         }
         release(server)
     }

@@ -43,3 +43,28 @@ public struct PoolSettings: Sendable {
         serverCheckQuery = config.serverCheckQuery
     }
 }
+
+extension PoolSettings {
+    /// Worker `worker`'s part of these settings when `workers` loops run: each worker has its own
+    /// pool per database, and the server-side sizes (`pool_size`, `min_pool_size`,
+    /// `reserve_pool_size`, `max_db_connections`, `max_user_connections`, `max_queue_length`)
+    /// are divided between the workers, the remainder going to the first ones, so that the
+    /// process as a whole keeps to the configured numbers. A non-zero size never drops below
+    /// one per worker (with `pool_size` < `workers` the process may open `workers` servers).
+    public func share(worker: Int, of workers: Int) -> PoolSettings {
+        guard workers > 1 else { return self }
+        func part(_ total: Int, atLeastOne: Bool) -> Int {
+            guard total > 0 else { return 0 }
+            let base = total / workers + (worker < total % workers ? 1 : 0)
+            return atLeastOne ? max(base, 1) : base
+        }
+        var settings = self
+        settings.poolSize = part(poolSize, atLeastOne: true)
+        settings.minPoolSize = min(part(minPoolSize, atLeastOne: false), settings.poolSize)
+        settings.reservePoolSize = part(reservePoolSize, atLeastOne: false)
+        settings.maxDBConnections = part(maxDBConnections, atLeastOne: true)
+        settings.maxUserConnections = part(maxUserConnections, atLeastOne: true)
+        settings.maxQueueLength = part(maxQueueLength, atLeastOne: true)
+        return settings
+    }
+}

@@ -31,26 +31,38 @@ public final class ProxyRuntime: @unchecked Sendable {
     private var startedAtLoop: UInt64 = 0
     private var leakTimer: SluiceIO.Timer?
     private var tlsLoadError: Error?
-    /// Live client counts for the client limits.
-    private var clientsByAddress: [String: Int] = [:]
-    private var clientsByDatabase: [String: Int] = [:]
-    private var clientsByUser: [String: Int] = [:]
-    /// Failed logins per client address in the current minute.
-    private var authFailuresByAddress: [String: (windowStart: UInt64, count: Int)] = [:]
+    /// Live client counts for the client limits, shared by every worker.
+    let limits: ClientLimitBook
+    /// This runtime's place among the `workers` loops (0 when there is one).
+    public let worker: Int
+    public let workerCount: Int
+    /// The workers this runtime belongs to (nil: a runtime of its own, e.g. in tests).
+    weak var group: WorkerGroup?
     private var exemptNetworks: [CIDR] = []
     /// TLS toward clients (nil: no certificate configured).
     private(set) var clientTLSContext: TLSContext?
 
-    public init(config: SluiceConfig, logger: Logger) throws {
+    public convenience init(config: SluiceConfig, logger: Logger) throws {
+        try self.init(config: config, logger: logger, worker: 0, workerCount: 1, limits: ClientLimitBook())
+    }
+
+    init(config: SluiceConfig, logger: Logger, worker: Int, workerCount: Int, limits: ClientLimitBook) throws {
         self.config = config
         self.logger = logger
+        self.worker = worker
+        self.workerCount = max(workerCount, 1)
+        self.limits = limits
         // SLUICE_LOOP_LINGER_MS: a measurement knob (Benchmarks/RESULTS.md), 0 turns lingering off.
         let linger = getenv("SLUICE_LOOP_LINGER_MS").flatMap { Int(String(cString: $0)) } ?? 5
-        self.loop = try EventLoop(index: 0, lingerMilliseconds: linger)
+        self.loop = try EventLoop(index: worker, lingerMilliseconds: linger)
         self.clientAuthentication = config.clientAuth == .md5 ? .md5 : .scramSHA256
     }
 
-    func nextID() -> UInt64 { idCounter += 1; return idCounter }
+    /// Client and server ids, unique across workers: `id % workers` is the worker that owns it.
+    func nextID() -> UInt64 {
+        idCounter += 1
+        return idCounter &* UInt64(workerCount) &+ UInt64(worker)
+    }
 
     public var clientCount: Int { clients.count }
 
@@ -58,10 +70,17 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Binds the listeners and builds the pools (call on the loop). Throws if nothing could be bound.
     public func start() throws {
+        try start(listening: true)
+    }
+
+    /// Builds the pools and, when `listening`, binds the listeners (a worker other than the first
+    /// gets its clients from the first one's listeners).
+    func start(listening: Bool) throws {
         startedAtLoop = loop.now
         apply(config)
         if let tlsLoadError { throw tlsLoadError }
         scheduleLeakCheck()
+        guard listening else { return }
         var bound: [String] = []
         for address in config.listen {
             guard let socketAddress = SocketAddress(numericHost: address.host, port: address.port) else {
@@ -98,7 +117,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         clientAuthentication = config.clientAuth == .md5 ? .md5 : .scramSHA256
         credentials.rebuild(from: config)
         for (name, database) in config.databases {
-            let settings = PoolSettings(config: config, database: database)
+            let settings = PoolSettings(config: config, database: database).share(worker: worker, of: workerCount)
             if let pool = pools[name] { pool.update(settings: settings) } else { pools[name] = Pool(settings: settings, runtime: self) }
         }
         for (name, pool) in pools where config.databases[name] == nil { pool.retire() }
@@ -153,22 +172,45 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     // MARK: clients
 
+    /// A connection from the listener: the limits are checked here, in accept order, then the
+    /// connection goes to a worker (this one when there is only one).
     private func accept(fd: Int32, peer: SocketAddress) {
-        stats.clientsAccepted += 1
-        let client = ClientConnection(fd: fd, peer: peer, runtime: self)
         if let (error, limit) = refusalAtAccept(host: peer.host) {
-            _ = client.socket.write(error.encoded)
-            client.socket.close()
-            stats.clientsRefused += 1
-            stats.limitRefusals[limit, default: 0] += 1
-            logger.info("client refused", metadata: ["client": "\(peer)", "reason": "\(error.message ?? "")"])
+            refuse(fd: fd, peer: peer, error: error, limit: limit)
             return
         }
-        clientsByAddress[peer.host, default: 0] += 1
+        if let group, workerCount > 1 {
+            group.route(fd: fd, peer: peer)
+        } else {
+            adopt(fd: fd, peer: peer)
+        }
+    }
+
+    private func refuse(fd: Int32, peer: SocketAddress, error: ErrorResponse, limit: String) {
+        let socket = TCPSocket(fd: fd)
+        _ = socket.write(error.encoded)
+        socket.close()
+        stats.clientsAccepted += 1
+        stats.clientsRefused += 1
+        stats.limitRefusals[limit, default: 0] += 1
+        logger.info("client refused", metadata: ["client": "\(peer)", "reason": "\(error.message ?? "")"])
+    }
+
+    /// Takes a connection `accept` counted in, on this worker's loop.
+    func adopt(fd: Int32, peer: SocketAddress) {
+        if shuttingDown {
+            limits.release(host: peer.host, database: "", user: "", admitted: false)
+            refuse(fd: fd, peer: peer, error: ErrorResponse(severity: .fatal, code: SQLState.cannotConnectNow,
+                                                            message: "the pooler is shutting down"), limit: "shutdown")
+            return
+        }
+        stats.clientsAccepted += 1
+        let client = ClientConnection(fd: fd, peer: peer, runtime: self)
         clients[client.id] = client
         applyKeepalive(client.socket)
         do { try client.start() } catch {
             clients[client.id] = nil
+            limits.release(host: peer.host, database: "", user: "", admitted: false)
             client.socket.close()
         }
     }
@@ -186,45 +228,19 @@ public final class ProxyRuntime: @unchecked Sendable {
         if shuttingDown {
             return (ErrorResponse(severity: .fatal, code: SQLState.cannotConnectNow, message: "the pooler is shutting down"), "shutdown")
         }
-        if clients.count >= config.maxClientConn {
-            return (ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
-                                  message: "no more connections allowed (max_client_conn=\(config.maxClientConn))"), "max_client_conn")
-        }
-        guard !isExempt(host) else { return nil }
-        let perAddress = config.maxClientConnPerAddress
-        if perAddress > 0, clientsByAddress[host, default: 0] >= perAddress {
-            return (ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
-                                  message: "too many connections from \(host) (max_client_conn_per_address=\(perAddress))"),
-                    "max_client_conn_per_address")
-        }
-        if config.maxAuthFailures > 0, let record = authFailuresByAddress[host], loop.now &- record.windowStart < 60_000,
-           record.count >= config.maxAuthFailures {
-            return (ErrorResponse(severity: .fatal, code: SQLState.invalidAuthorizationSpecification,
-                                  message: "too many failed logins from \(host) (max_auth_failures=\(config.maxAuthFailures) per minute); try again later"),
-                    "max_auth_failures")
-        }
-        return nil
+        // Counts the client in when nothing refuses it (released in clientClosed).
+        return limits.admitConnection(host: host, exempt: isExempt(host), config: config, now: loop.now)
     }
 
     /// Per-database and per-user client limits, checked after the startup packet and before
     /// authentication. Returns the refusal, or nil after counting the client in.
     func admit(database: String, user: String) -> ErrorResponse? {
-        if let db = config.databases[database] {
-            let limit = config.maxDBClientConnections(for: db)
-            if limit > 0, clientsByDatabase[database, default: 0] >= limit {
-                stats.limitRefusals["max_db_client_connections", default: 0] += 1
-                return ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
-                                     message: "too many connections for database \"\(database)\" (max_db_client_connections=\(limit))")
-            }
+        let databaseLimit = config.databases[database].map { config.maxDBClientConnections(for: $0) } ?? 0
+        if let (error, limit) = limits.admitLogin(database: database, user: user, databaseLimit: databaseLimit,
+                                                   userLimit: config.maxUserClientConnections(for: user)) {
+            stats.limitRefusals[limit, default: 0] += 1
+            return error
         }
-        let userLimit = config.maxUserClientConnections(for: user)
-        if userLimit > 0, clientsByUser[user, default: 0] >= userLimit {
-            stats.limitRefusals["max_user_client_connections", default: 0] += 1
-            return ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
-                                 message: "too many connections for user \"\(user)\" (max_user_client_connections=\(userLimit))")
-        }
-        clientsByDatabase[database, default: 0] += 1
-        clientsByUser[user, default: 0] += 1
         return nil
     }
 
@@ -232,14 +248,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     func recordAuthFailure(host: String) {
         stats.authFailures += 1
         guard config.maxAuthFailures > 0, !isExempt(host) else { return }
-        let now = loop.now
-        if var record = authFailuresByAddress[host], now &- record.windowStart < 60_000 {
-            record.count += 1
-            authFailuresByAddress[host] = record
-        } else {
-            if authFailuresByAddress.count > 100_000 { authFailuresByAddress.removeAll() }  // bounded memory
-            authFailuresByAddress[host] = (now, 1)
-        }
+        limits.recordAuthFailure(host: host, now: loop.now)
     }
 
     /// Server connections to one upstream user across all pools (for `max_user_connections`).
@@ -256,12 +265,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     func clientClosed(_ client: ClientConnection, reason: String, wasLoggedIn: Bool, quiet: Bool, error: ErrorResponse?) {
         clients[client.id] = nil
-        let host = client.peer.host
-        if let n = clientsByAddress[host] { if n <= 1 { clientsByAddress[host] = nil } else { clientsByAddress[host] = n - 1 } }
-        if client.admitted {
-            if let n = clientsByDatabase[client.database] { clientsByDatabase[client.database] = n <= 1 ? nil : n - 1 }
-            if let n = clientsByUser[client.user] { clientsByUser[client.user] = n <= 1 ? nil : n - 1 }
-        }
+        limits.release(host: client.peer.host, database: client.database, user: client.user, admitted: client.admitted)
         if client.processID != 0, cancelKeys[client.processID] === client { cancelKeys[client.processID] = nil }
         stats.clientCloses[reason, default: 0] += 1
         if quiet { return }
@@ -293,9 +297,11 @@ public final class ProxyRuntime: @unchecked Sendable {
     func registerCancelKey(for client: ClientConnection) -> (Int32, UInt32) {
         while true {
             let bytes = secureRandomBytes(8)
-            let pid = Int32(bitPattern: UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])) & 0x7fff_ffff
+            var pid = Int32(bitPattern: UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])) & 0x7fff_ffff
+            // `pid % workers` names the worker owning the client, so any worker can route a cancel.
+            pid = pid - pid % Int32(workerCount) + Int32(worker)
             let key = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
-            guard pid != 0, cancelKeys[pid] == nil else { continue }
+            guard pid > 0, cancelKeys[pid] == nil else { continue }
             cancelKeys[pid] = client
             return (pid, key)
         }
@@ -303,6 +309,10 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Forwards a CancelRequest to the server backend the client is using, if any.
     func forwardCancel(processID: Int32, secretKey: UInt32) {
+        if workerCount > 1, processID >= 0, Int(processID) % workerCount != worker, let group {
+            group.forwardCancel(processID: processID, secretKey: secretKey)  // counted by the owner
+            return
+        }
         stats.cancelRequests += 1
         guard let client = cancelKeys[processID],
               constantTimeEquals(withUnsafeBytes(of: client.secretKey) { Array($0) },
@@ -320,6 +330,15 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Carries out what an admin console command asked for.
     public func perform(_ action: AdminAction) {
         logger.notice("admin command", metadata: ["action": "\(action)"])
+        if let group, workerCount > 1 {
+            group.perform(action)
+        } else {
+            performLocally(action)
+        }
+    }
+
+    /// Carries out an admin action on this worker's clients and pools.
+    func performLocally(_ action: AdminAction) {
         switch action {
         case .pause(let name):
             for (poolName, pool) in pools where name == nil || poolName == name { pool.pause() }
@@ -343,7 +362,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Listening, not shutting down, no pool paused, and every database's upstream reachable recently.
     public var isReady: Bool {
-        guard !listeners.isEmpty, !shuttingDown else { return false }
+        guard !listeners.isEmpty || worker > 0, !shuttingDown else { return false }  // only the first worker listens
         for pool in pools.values where !pool.retired {
             if pool.paused { return false }
             if pool.lastConnectFailure != nil && loop.now &- pool.lastConnectSuccess > 60_000 { return false }
@@ -488,6 +507,16 @@ public final class ProxyRuntime: @unchecked Sendable {
         return ProxySnapshot(version: sluiceVersion, startedAt: startedAtUnix, takenAt: Date().timeIntervalSince1970,
                              paused: pools.values.contains { $0.paused }, shuttingDown: shuttingDown, config: config,
                              pools: poolSnapshots, clients: clientSnapshots, servers: serverSnapshots, totals: stats)
+    }
+
+    /// The snapshot the admin console answers from: this runtime's, or with several workers the
+    /// merged one, gathered without blocking this loop. `completion` runs on this loop.
+    func withSnapshot(_ completion: @escaping (ProxySnapshot) -> Void) {
+        if let group, workerCount > 1 {
+            group.gatherSnapshot(on: self, completion)
+        } else {
+            completion(snapshot())
+        }
     }
 
     // MARK: shutdown

@@ -75,6 +75,8 @@ public final class ClientConnection: IOHandler {
     /// gets this error (and ReadyForQuery) instead of reaching a server.
     private var failNextRequest: ErrorResponse?
     private var adminSkipToSync = false
+    /// A console query waits for the other workers' snapshots; later input waits for its reply.
+    private var adminBusy = false
 
     init(fd: Int32, peer: SocketAddress, runtime: ProxyRuntime) {
         self.runtime = runtime
@@ -778,7 +780,7 @@ public final class ClientConnection: IOHandler {
 
     /// Admin console: answer simple queries; the extended protocol is refused until Sync.
     private func processAdmin() {
-        while phase == .admin && input.readableBytes >= 5 {
+        while phase == .admin && !adminBusy && input.readableBytes >= 5 {
             let type = input.byte(at: 0)
             let length = Int(input.int32(at: 1))
             guard length >= 4, length <= 1 << 20 else {
@@ -796,19 +798,26 @@ public final class ClientConnection: IOHandler {
                 return
             case UInt8(ascii: "Q"):
                 let text = (try? Query.decode(body: body[...]).query) ?? ""
-                var bytes: [UInt8]
-                var action: AdminAction?
-                if let console = runtime.adminConsole, let privilege = adminPrivilege {
-                    let reply = console.execute(query: text, privilege: privilege, snapshot: runtime.snapshot())
-                    bytes = reply.bytes
-                    action = reply.action
-                } else {
-                    bytes = ErrorResponse(severity: .error, code: SQLState.featureNotSupported,
-                                          message: "the admin console is not available in this build").encoded
+                guard let console = runtime.adminConsole, let privilege = adminPrivilege else {
+                    var bytes = ErrorResponse(severity: .error, code: SQLState.featureNotSupported,
+                                              message: "the admin console is not available in this build").encoded
+                    ReadyForQuery(status: .idle).encode(into: &bytes)
+                    send(bytes)
+                    continue
                 }
-                ReadyForQuery(status: .idle).encode(into: &bytes)
-                send(bytes)
-                if let action { runtime.perform(action) }
+                adminBusy = true
+                // With one worker the snapshot comes at once; with more it is gathered from every
+                // worker's loop first, and the rest of this client's input waits for the reply.
+                runtime.withSnapshot { [self] snapshot in
+                    guard self.phase == .admin else { return }
+                    let reply = console.execute(query: text, privilege: privilege, snapshot: snapshot)
+                    var bytes = reply.bytes
+                    ReadyForQuery(status: .idle).encode(into: &bytes)
+                    self.send(bytes)
+                    if let action = reply.action { self.runtime.perform(action) }
+                    self.adminBusy = false
+                    if self.phase == .admin && self.input.readableBytes > 0 { self.processAdmin() }
+                }
             case UInt8(ascii: "S"):
                 adminSkipToSync = false
                 send(ReadyForQuery(status: .idle).encoded)
