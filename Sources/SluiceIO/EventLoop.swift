@@ -48,10 +48,10 @@ public final class EventLoop: @unchecked Sendable {
     public private(set) var wakeUps: UInt64 = 0
     public private(set) var batches: UInt64 = 0
 
-    public init(index: Int, tickMilliseconds: Int = 100, lingerMilliseconds: Int = 5,
+    public init(index: Int, tickMilliseconds: Int = 100, lingerMilliseconds: Int = 0,
                 budgetMilliseconds: Int = 20) throws {
         self.index = index
-        self.queue = DispatchQueue(label: "sluice.loop.\(index)", qos: .userInitiated)
+        self.queue = DispatchQueue(label: "sluice.loop.\(index)", qos: .default)
         queue.setSpecific(key: queueKey, value: index)
         let descriptor = sluice_poll_create()
         guard descriptor >= 0 else { throw IOError.system("readiness set", errno) }

@@ -52,8 +52,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         self.worker = worker
         self.workerCount = max(workerCount, 1)
         self.limits = limits
-        // SLUICE_LOOP_LINGER_MS: a measurement knob (Benchmarks/RESULTS.md), 0 turns lingering off.
-        let linger = getenv("SLUICE_LOOP_LINGER_MS").flatMap { Int(String(cString: $0)) } ?? 5
+        // SLUICE_LOOP_LINGER_MS: a measurement knob, off by default (Benchmarks/RESULTS.md: lingering
+        // saved ~5 % CPU but starved co-located PostgreSQL backends for up to 0.4 s).
+        let linger = getenv("SLUICE_LOOP_LINGER_MS").flatMap { Int(String(cString: $0)) } ?? 0
         self.loop = try EventLoop(index: worker, lingerMilliseconds: linger)
         self.clientAuthentication = config.clientAuth == .md5 ? .md5 : .scramSHA256
     }
