@@ -166,9 +166,11 @@ public final class EventLoop: @unchecked Sendable {
             let event = events[i]
             let fd = Int(event.token)
             if fd == Int(doorbellRead) {
+                // Work submitted before these events became ready runs first: stop here (the
+                // rest of the batch is level-triggered and comes back with the next wait).
                 sluice_doorbell_drain(doorbellRead)
                 doorbellRang = true
-                continue
+                return
             }
             guard fd < handlers.count, let handler = handlers[fd] else { continue }
             handler.ioReady(readable: event.readable != 0 || event.hangup != 0 || event.error != 0,

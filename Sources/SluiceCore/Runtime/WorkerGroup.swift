@@ -38,9 +38,10 @@ public final class WorkerGroup: @unchecked Sendable {
 
     public var first: ProxyRuntime { runtimes[0] }
 
-    /// Starts every worker (call from outside the loops); only the first one listens.
+    /// Starts every worker (call from outside the loops); only the first one listens, and it
+    /// starts last, so no connection is handed to a worker that has no pools yet.
     public func start() throws {
-        for runtime in runtimes {
+        for runtime in runtimes.reversed() {
             var failure: Error?
             runtime.loop.sync { () -> Void in
                 do { try runtime.start(listening: runtime.worker == 0) } catch { failure = error }

@@ -813,8 +813,11 @@ public final class ClientConnection: IOHandler {
                     let reply = console.execute(query: text, privilege: privilege, snapshot: snapshot)
                     var bytes = reply.bytes
                     ReadyForQuery(status: .idle).encode(into: &bytes)
-                    self.send(bytes)
+                    // The action first: when the operator sees "PAUSE", every worker has it queued
+                    // ahead of anything a client sends afterwards.
                     if let action = reply.action { self.runtime.perform(action) }
+                    guard self.phase == .admin else { return }  // KILL_CLIENT of this very session
+                    self.send(bytes)
                     self.adminBusy = false
                     if self.phase == .admin && self.input.readableBytes > 0 { self.processAdmin() }
                 }
