@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import psycopg2
@@ -46,6 +48,15 @@ def pg() -> support.Postgres:
         pytest.fail(f"test PostgreSQL at {server.host}:{server.port} is not reachable "
                     f"(scripts/test starts it): {exc}", pytrace=False)
     return server
+
+
+@pytest.fixture(scope="module")
+def pgbench_tables(pg):
+    """pgbench's tables in database app, made directly on PostgreSQL (pgbench -i -s 1)."""
+    env = dict(os.environ, PGHOST=pg.host, PGPORT=str(pg.port), PGUSER="app", PGPASSWORD="app-secret",
+               PGDATABASE="app", PGSSLMODE="disable")
+    done = subprocess.run(["pgbench", "-i", "-s", "1", "-q"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import os
 import re
 import resource
 import secrets
@@ -200,15 +199,6 @@ class Bench:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def pgbench_tables(pg):
-    """pgbench's tables in database app, made directly on PostgreSQL."""
-    env = dict(os.environ, PGHOST=pg.host, PGPORT=str(pg.port), PGUSER="app", PGPASSWORD="app-secret",
-               PGDATABASE="app", PGSSLMODE="disable")
-    done = subprocess.run(["pgbench", "-i", "-s", "1", "-q"], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def backend_pid(conn) -> int:
         return cur.fetchone()[0]
 
 
-def test_traffic_spreads_over_both_workers_within_pool_size(sluice, pg):
+def test_traffic_spreads_over_both_workers_within_pool_size(sluice, pgbench_tables):
     s = sluice(workers_config(pool_size=4))
     result = subprocess.run(
         ["pgbench", "-n", "-S", "-c", "8", "-j", "2", "-t", "300", s.dsn()],
