@@ -44,9 +44,6 @@ public final class EventLoop: @unchecked Sendable {
     public let budgetMilliseconds: UInt64
     /// Milliseconds on the monotonic clock, refreshed once per batch.
     public private(set) var now: UInt64
-    /// Wake-ups from the dispatch source and batches harvested (for measurement).
-    public private(set) var wakeUps: UInt64 = 0
-    public private(set) var batches: UInt64 = 0
 
     public init(index: Int, tickMilliseconds: Int = 100, lingerMilliseconds: Int = 0,
                 budgetMilliseconds: Int = 20) throws {
@@ -139,7 +136,6 @@ public final class EventLoop: @unchecked Sendable {
     /// The source's handler: one batch without waiting, then more batches while they come
     /// within `lingerMilliseconds` of each other, until the budget is spent or the doorbell rings.
     private func harvest() {
-        wakeUps &+= 1
         now = MonotonicClock.milliseconds()
         let deadline = now &+ budgetMilliseconds
         var timeout: Int32 = 0
@@ -148,14 +144,14 @@ public final class EventLoop: @unchecked Sendable {
                 sluice_poll_wait(pollDescriptor, $0.baseAddress, Int32($0.count), timeout)
             }
             if count <= 0 { break }
-            batches &+= 1
             now = MonotonicClock.milliseconds()
             dispatchEvents(Int(count))
             if doorbellRang {
                 doorbellRang = false
                 break  // queued blocks run now; the source fires again for what is left
             }
-            timers.advance(to: now)
+            // The tick source cannot run while the handler lingers; otherwise it does this itself.
+            if lingerMilliseconds > 0 { timers.advance(to: now) }
             if now >= deadline { break }
             timeout = count == Int32(events.count) ? 0 : lingerMilliseconds
         }

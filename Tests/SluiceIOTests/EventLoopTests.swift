@@ -36,19 +36,29 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(write(fd, &byte, 1), 1)
     }
 
-    func testLingeringLoopDeliversLaterEventsAndRunsSubmittedWorkAtOnce() throws {
-        let loop = try EventLoop(index: 90, lingerMilliseconds: 30_000, budgetMilliseconds: 60_000)
+    /// A socket pair whose first end is registered on `loop`, counting the bytes that arrive.
+    private func watchedPair(on loop: EventLoop) -> (ours: Int32, peer: Int32, counter: ByteCounter) {
         let (ours, peer) = socketPair()
-        defer { close(ours); close(peer) }
         let counter = ByteCounter(fd: ours)
         loop.sync { try! loop.register(ours, handler: counter, read: true, write: false) }
+        return (ours, peer, counter)
+    }
 
+    /// Writes a byte to `peer` and waits (up to 5 s) until the loop has read it.
+    private func pokeAndAwait(_ peer: Int32, _ counter: ByteCounter, file: StaticString = #filePath, line: UInt = #line) {
         poke(peer)
-        XCTAssertEqual(counter.seen.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(counter.seen.wait(timeout: .now() + 5), .success, file: file, line: line)
+    }
+
+    func testLingeringLoopDeliversLaterEventsAndRunsSubmittedWorkAtOnce() throws {
+        let loop = try EventLoop(index: 90, lingerMilliseconds: 30_000, budgetMilliseconds: 60_000)
+        let (ours, peer, counter) = watchedPair(on: loop)
+        defer { close(ours); close(peer) }
+
+        pokeAndAwait(peer, counter)
         // The handler now waits in the readiness set for up to 30 s: a second event is
         // delivered from inside that wait.
-        poke(peer)
-        XCTAssertEqual(counter.seen.wait(timeout: .now() + 5), .success)
+        pokeAndAwait(peer, counter)
 
         // Work submitted from another thread rings the doorbell and does not wait out the linger.
         let ran = DispatchSemaphore(value: 0)
@@ -57,20 +67,16 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(loop.sync { counter.bytes }, 2)
 
         // And after that block, traffic still wakes the loop through its dispatch source.
-        poke(peer)
-        XCTAssertEqual(counter.seen.wait(timeout: .now() + 5), .success)
+        pokeAndAwait(peer, counter)
         XCTAssertEqual(loop.sync { counter.bytes }, 3)
         loop.sync { loop.deregister(ours) }
     }
 
     func testTimersFireWhileTheLoopLingers() throws {
         let loop = try EventLoop(index: 91, tickMilliseconds: 10, lingerMilliseconds: 30_000, budgetMilliseconds: 60_000)
-        let (ours, peer) = socketPair()
+        let (ours, peer, counter) = watchedPair(on: loop)
         defer { close(ours); close(peer) }
-        let counter = ByteCounter(fd: ours)
-        loop.sync { try! loop.register(ours, handler: counter, read: true, write: false) }
-        poke(peer)
-        XCTAssertEqual(counter.seen.wait(timeout: .now() + 5), .success)
+        pokeAndAwait(peer, counter)
         // The loop is inside its long wait; keep it busy with events every 20 ms so the wait
         // returns, and check that a timer scheduled on the loop fires in the meantime.
         let fired = DispatchSemaphore(value: 0)

@@ -187,6 +187,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
     }
 
+    private static let shuttingDownError = ErrorResponse(severity: .fatal, code: SQLState.cannotConnectNow,
+                                                         message: "the pooler is shutting down")
+
     private func refuse(fd: Int32, peer: SocketAddress, error: ErrorResponse, limit: String) {
         let socket = TCPSocket(fd: fd)
         _ = socket.write(error.encoded)
@@ -201,8 +204,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     func adopt(fd: Int32, peer: SocketAddress) {
         if shuttingDown {
             limits.release(host: peer.host, database: "", user: "", admitted: false)
-            refuse(fd: fd, peer: peer, error: ErrorResponse(severity: .fatal, code: SQLState.cannotConnectNow,
-                                                            message: "the pooler is shutting down"), limit: "shutdown")
+            refuse(fd: fd, peer: peer, error: Self.shuttingDownError, limit: "shutdown")
             return
         }
         stats.clientsAccepted += 1
@@ -227,7 +229,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Limits checked before reading anything: shutdown, max_client_conn, per address, auth throttling.
     private func refusalAtAccept(host: String) -> (ErrorResponse, String)? {
         if shuttingDown {
-            return (ErrorResponse(severity: .fatal, code: SQLState.cannotConnectNow, message: "the pooler is shutting down"), "shutdown")
+            return (Self.shuttingDownError, "shutdown")
         }
         // Counts the client in when nothing refuses it (released in clientClosed).
         return limits.admitConnection(host: host, exempt: isExempt(host), config: config, now: loop.now)

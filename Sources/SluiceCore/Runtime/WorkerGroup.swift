@@ -78,7 +78,8 @@ public final class WorkerGroup: @unchecked Sendable {
     func perform(_ action: AdminAction) {
         switch action {
         case .reload, .shutdown:
-            if first.loop.inLoop { first.performLocally(action) } else { first.loop.execute { self.first.performLocally(action) } }
+            let first = self.first
+            onLoop(of: first) { first.performLocally(action) }
         case .killClient(let id):
             let owner = runtimes[Int(id % UInt64(runtimes.count))]
             owner.loop.execute { owner.performLocally(action) }
@@ -89,9 +90,13 @@ public final class WorkerGroup: @unchecked Sendable {
 
     /// Applies a reloaded configuration on every worker (any thread).
     public func reload(_ config: SluiceConfig) {
-        for runtime in runtimes {
-            if runtime.loop.inLoop { runtime.reload(config) } else { runtime.loop.execute { runtime.reload(config) } }
-        }
+        for runtime in runtimes { onLoop(of: runtime) { runtime.reload(config) } }
+    }
+
+    /// Runs `body` on `runtime`'s loop: now when already there (a console RELOAD or SIGHUP applies
+    /// before the reply), else queued.
+    private func onLoop(of runtime: ProxyRuntime, _ body: @escaping @Sendable () -> Void) {
+        if runtime.loop.inLoop { body() } else { runtime.loop.execute(body) }
     }
 
     /// Shuts every worker down; `done` runs once, after the last one finished (any thread).
