@@ -72,17 +72,18 @@ let package = Package(
 if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
     let fuzzFlags: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
     package.targets += [
-        .executableTarget(name: "FuzzStartupPacket", dependencies: ["PostgresWire"],
+        .target(name: "FuzzSupport", dependencies: ["PostgresWire"], path: "Tests/Fuzz/Support"),
+        .executableTarget(name: "FuzzStartupPacket", dependencies: ["FuzzSupport", "PostgresWire"],
                           path: "Tests/Fuzz/StartupPacket", swiftSettings: fuzzFlags),
-        .executableTarget(name: "FuzzFrontendMessages", dependencies: ["PostgresWire"],
+        .executableTarget(name: "FuzzFrontendMessages", dependencies: ["FuzzSupport", "PostgresWire"],
                           path: "Tests/Fuzz/FrontendMessages", swiftSettings: fuzzFlags),
-        .executableTarget(name: "FuzzBackendMessages", dependencies: ["PostgresWire"],
+        .executableTarget(name: "FuzzBackendMessages", dependencies: ["FuzzSupport", "PostgresWire"],
                           path: "Tests/Fuzz/BackendMessages", swiftSettings: fuzzFlags),
-        .executableTarget(name: "FuzzSCRAMServer", dependencies: ["PostgresWire"],
+        .executableTarget(name: "FuzzSCRAMServer", dependencies: ["FuzzSupport", "PostgresWire"],
                           path: "Tests/Fuzz/SCRAMServer", swiftSettings: fuzzFlags),
-        .executableTarget(name: "FuzzSCRAMClient", dependencies: ["PostgresWire"],
+        .executableTarget(name: "FuzzSCRAMClient", dependencies: ["FuzzSupport", "PostgresWire"],
                           path: "Tests/Fuzz/SCRAMClient", swiftSettings: fuzzFlags),
-        .executableTarget(name: "FuzzClientLogin", dependencies: ["SluiceCore", "PostgresWire"],
+        .executableTarget(name: "FuzzClientLogin", dependencies: ["FuzzSupport", "SluiceCore", "PostgresWire"],
                           path: "Tests/Fuzz/ClientLogin", swiftSettings: fuzzFlags),
     ]
     package.products += [

@@ -1,41 +1,10 @@
 // FuzzBackendMessages: libFuzzer target: MessageDecoder fed in chunks, every backend message decoded by type.
+import FuzzSupport
 import PostgresWire
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    guard size >= 2 else { return 0 }
-    let control = data[0]
-    let stream = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    // Bit 0x80: the stream starts with a startup packet. Bits 0x60: max packet size.
-    let startsWithStartup = control & 0x80 != 0
-    let maxPacketSize = [1 << 20, 64, 1024, 1 << 30][Int(control >> 5) & 3]
-    var decoder = MessageDecoder(maxPacketSize: maxPacketSize)
-    var chunks = ChunkSizes(seed: control)
-    var offset = 0
-    var startupDone = !startsWithStartup
-    var failed = false
-    while offset < stream.count && !failed {
-        let take = min(chunks.next(), stream.count - offset)
-        decoder.append(stream[offset..<(offset + take)])
-        offset += take
-        if !startupDone {
-            do {
-                guard let body = try decoder.nextStartupPacket() else { continue }
-                _ = try? StartupPacket.decode(body: body)
-                startupDone = true
-            } catch { failed = true; break }
-        }
-        do {
-            while let message = try decoder.next() {
-                precondition(message.body.count <= maxPacketSize - 4, "decoder returned an oversized body")
-                decodeBackend(type: message.type, body: message.body)
-            }
-        } catch {
-            // The decoder must stay stuck on the bad frame.
-            precondition((try? decoder.next()) == nil, "decoder recovered after an error")
-            failed = true
-        }
-    }
+    fuzzMessageStream(data, size, decode: decodeBackend)
     return 0
 }
 
@@ -78,27 +47,3 @@ private let allBackend: [any WireMessage.Type] = [
     NegotiateProtocolVersion.self, CopyInResponse.self, CopyOutResponse.self, CopyBothResponse.self,
     ErrorResponse.self, NoticeResponse.self, CopyData.self, CopyDone.self,
 ]
-
-/// Whatever decodes re-encodes to bytes that decode to the same message.
-private func roundTrip<M: WireMessage & Equatable>(_ type: M.Type, _ body: ArraySlice<UInt8>) {
-    guard let message = try? M.decode(body: body) else { return }
-    let encoded = message.encoded
-    precondition(encoded.first == M.typeCode)
-    var decoder = MessageDecoder(maxPacketSize: Int(Int32.max))
-    decoder.append(encoded)
-    guard let frame = try? decoder.next(), frame.type == M.typeCode else {
-        preconditionFailure("\(M.self): re-encoded message does not frame")
-    }
-    guard let again = try? M.decode(body: frame.body) else { preconditionFailure("\(M.self): re-encoded message does not decode") }
-    precondition(again == message, "\(M.self): round trip changed the message")
-}
-
-/// Deterministic chunk sizes 1…64 from a seed byte (a tiny LCG), so a crash replays exactly.
-private struct ChunkSizes {
-    var state: UInt32
-    init(seed: UInt8) { state = UInt32(seed) &* 2_654_435_761 | 1 }
-    mutating func next() -> Int {
-        state = state &* 1_664_525 &+ 1_013_904_223
-        return Int(state >> 26) + 1
-    }
-}
