@@ -1,8 +1,11 @@
-# lib.sh: shared helpers of chaos.sh, tls-storm.sh, many-clients.sh and idle-clients.sh.
+# lib.sh: shared helpers of the benchmark scripts in this folder (run-compare.sh, workers.sh, prepared.sh,
+# metrics-overhead.sh, chaos.sh, tls-storm.sh, many-clients.sh, idle-clients.sh).
 # Source it after setting BENCH_NAME; it defines functions and the common settings, and runs nothing
 # but the URL parsing.
 #
 # Environment (every script):
+#   SLUICE_ENV   NAME=VALUE words added to Sluice's environment (e.g. SLUICE_LOOP_LINGER_MS=0)
+#   SLUICE_SETSID=0  start Sluice in the script's session instead of its own (see start_sluice)
 #   PGURL        upstream PostgreSQL, the role clients use
 #                (default postgresql://app:app-secret@127.0.0.1:55500/app?sslmode=disable)
 #   PGSUPERURL   superuser URL to the same database (pgbench -i, SCRAM verifier, pg_stat_activity)
@@ -184,13 +187,21 @@ wait_listening() {  # NAME PORT PID LOG
 }
 
 # start_sluice NAME PORT CONFIG: runs Sluice with every SLUICE_* variable removed from its
-# environment (Sluice reads them as overrides and refuses unknown ones, e.g. SLUICE_BIN);
+# environment (Sluice reads them as overrides and refuses unknown ones, e.g. SLUICE_BIN; a
+# measurement knob can be passed as SLUICE_ENV="SLUICE_LOOP_LINGER_MS=0"), in a session of its own;
 # sets SLUICE_PID.
+#
+# The session matters (Benchmarks/RESULTS.md, "Scheduling groups"): with kernel.sched_autogroup_enabled
+# every session is one scheduling group, PostgreSQL's backends each call setsid() and PgBouncer -d
+# daemonizes, so a Sluice left in this script's session would share one group with the load
+# generator's threads and be measured, and scheduled, unlike the others (and unlike a service).
 start_sluice() {
-  local name="$1" port="$2" config="$3" unset_vars=() var
+  local name="$1" port="$2" config="$3" unset_vars=() var session=setsid
   for var in ${!SLUICE_*}; do unset_vars+=(-u "$var"); done
-  env "${unset_vars[@]}" "$SLUICE_BIN" run --config "$config" >"$WORK/$name.log" 2>&1 </dev/null &
-  SLUICE_PID=$!
+  [ "${SLUICE_SETSID:-1}" = 1 ] || session=  # SLUICE_SETSID=0: the script's session (to reproduce that)
+  # shellcheck disable=SC2086  # SLUICE_ENV is a list of NAME=VALUE words
+  env "${unset_vars[@]}" ${SLUICE_ENV:-} $session "$SLUICE_BIN" run --config "$config" >"$WORK/$name.log" 2>&1 </dev/null &
+  SLUICE_PID=$!  # env and setsid exec themselves away (setsid forks only for a group leader)
   BENCH_PIDS+=("$SLUICE_PID")
   wait_listening "$name" "$port" "$SLUICE_PID" "$WORK/$name.log"
   log "$name: sluice pid $SLUICE_PID on 127.0.0.1:$port"

@@ -10,100 +10,46 @@
 # A 3 s warm-up run on each comes first and is not counted; alternating spreads machine noise over both. Prints the tps of every run, the mean of each side
 # and A's difference from B in %.
 #
-# Environment:
-#   PGURL        upstream PostgreSQL (default postgresql://app:app-secret@127.0.0.1:55432/app?sslmode=disable);
-#                its pgbench tables are created with `pgbench -i -s 10` when missing
-#   SLUICE_BIN   Sluice binary (default .build/release/sluice; built if missing). Sluice is started
-#                with every SLUICE_* variable removed from its environment.
+# Environment: PGURL, PGSUPERURL, SLUICE_BIN, KEEP_DIR, SLUICE_ENV (see Benchmarks/lib.sh), and
 #   POOL         server connections per pool (default 20)
 #   ROUNDS       A/B pairs (default 2)
-#   KEEP_DIR=1   keep the temporary directory (configs, logs) after the run
 # Ports 16444, 16445 and 16446 must be free. Everything started here is stopped by pid on exit.
 set -euo pipefail
+BENCH_NAME=metrics-overhead
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PGURL="${PGURL:-postgresql://app:app-secret@127.0.0.1:55432/app?sslmode=disable}"
-SLUICE_BIN="${SLUICE_BIN:-$REPO/.build/release/sluice}"
 POOL="${POOL:-20}"
 ROUNDS="${ROUNDS:-2}"
 PORT_A=16444
 PORT_B=16445
 ADMIN_PORT_A=16446
 
-log() { printf '[metrics-overhead] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0
+fi
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+[[ "$POOL" =~ ^[1-9][0-9]*$ ]] || die "POOL must be a positive integer"
 
-url_re='^postgres(ql)?://([^:@/]+):([^@]*)@([^:/?]+)(:([0-9]+))?/([^?]+)(\?(.*))?$'
-[[ "$PGURL" =~ $url_re ]] || die "PGURL must look like postgresql://user:password@host:port/db[?sslmode=…]"
-DB_USER="${BASH_REMATCH[2]}"; DB_PASSWORD="${BASH_REMATCH[3]}"; DB_NAME="${BASH_REMATCH[7]}"
-
-command -v psql >/dev/null && command -v pgbench >/dev/null && command -v pg_isready >/dev/null \
-  || die "psql, pgbench and pg_isready are needed (apt-get install postgresql-client)"
+require_pg_tools
 command -v curl >/dev/null || die "curl is needed to scrape /metrics"
-if [ ! -x "$SLUICE_BIN" ]; then
-  log "building sluice (release)"; (cd "$REPO" && swift build -c release --product sluice)
-fi
-for port in $PORT_A $PORT_B $ADMIN_PORT_A; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is in use"; fi
-done
+require_sluice
+require_upstream
+ensure_pgbench_tables
+require_free_ports "$PORT_A" "$PORT_B" "$ADMIN_PORT_A"
+make_work_dir
 
-# --- pgbench tables ---
-if [ "$(psql "$PGURL" -qtAc "SELECT to_regclass('pgbench_accounts') IS NOT NULL")" != t ]; then
-  log "pgbench tables missing: pgbench -i -s 10"
-  pgbench -i -s 10 -q "$PGURL" >/dev/null 2>&1 || die "pgbench -i failed on $PGURL"
-fi
-
-WORK="$(mktemp -d /tmp/sluice-metrics-overhead.XXXXXX)"
-PIDS=()
+# The scraper (a background subshell) is stopped before the proxies on exit.
 SCRAPER_PID=""
-cleanup() {
-  local pid
-  if [ -n "$SCRAPER_PID" ]; then kill -TERM "$SCRAPER_PID" 2>/dev/null || true; fi
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ "${KEEP_DIR:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_scraper() { [ -z "$SCRAPER_PID" ] || kill -TERM "$SCRAPER_PID" 2>/dev/null || true; }
+BENCH_CLEANUPS+=(stop_scraper)
 
-# write_config NAME PORT EXTRA: a Sluice config with one database named like the upstream's.
-write_config() {
-  cat >"$WORK/$1.toml" <<TOML
-[sluice]
-listen = "127.0.0.1:$2"
-pool_mode = "transaction"
-log_level = "warning"
-$3
-
-[databases."$DB_NAME"]
-url = "$PGURL"
-pool_size = $POOL
-TOML
-}
-write_config A $PORT_A "admin_listen = \"127.0.0.1:$ADMIN_PORT_A\"
-leak_detection_threshold = 60"
-write_config B $PORT_B "leak_detection_threshold = 0"
-
-start_sluice() {  # NAME PORT
-  env $(env | awk -F= '/^SLUICE_/{ print "-u " $1 }') "$SLUICE_BIN" --config "$WORK/$1.toml" \
-    >"$WORK/$1.log" 2>&1 </dev/null &
-  PIDS+=("$!")
-  local pid=$! i
-  for i in $(seq 100); do
-    pg_isready -q -h 127.0.0.1 -p "$2" -t 1 >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$WORK/$1.log" >&2; die "sluice $1 exited"; }
-    sleep 0.1
-  done
-  die "sluice $1 is not listening on 127.0.0.1:$2"
-}
-start_sluice A $PORT_A
-start_sluice B $PORT_B
+sluice_config "$PORT_A" "$POOL" "admin_listen = \"127.0.0.1:$ADMIN_PORT_A\"
+leak_detection_threshold = 60" >"$WORK/A.toml"
+sluice_config "$PORT_B" "$POOL" "leak_detection_threshold = 0" >"$WORK/B.toml"
+chmod 600 "$WORK/A.toml" "$WORK/B.toml"
+start_sluice A "$PORT_A" "$WORK/A.toml"
+start_sluice B "$PORT_B" "$WORK/B.toml"
 curl -sf -o /dev/null "http://127.0.0.1:$ADMIN_PORT_A/metrics" || die "A's /metrics does not answer"
 
 # scrape_loop: GET /metrics once a second until killed; counts answers and failures.
