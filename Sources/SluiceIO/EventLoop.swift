@@ -40,6 +40,8 @@ public final class EventLoop: @unchecked Sendable {
     public let timers: TimerWheel
     /// Longest single wait for more events inside one wake-up (0 turns lingering off).
     public let lingerMilliseconds: Int32
+    /// The proxy's default `lingerMilliseconds`.
+    public static let defaultLingerMilliseconds = 5
     /// Longest time one wake-up keeps the queue before giving it back to other blocks.
     public let budgetMilliseconds: UInt64
     /// Milliseconds on the monotonic clock, refreshed once per batch.

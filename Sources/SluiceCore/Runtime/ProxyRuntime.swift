@@ -52,9 +52,12 @@ public final class ProxyRuntime: @unchecked Sendable {
         self.worker = worker
         self.workerCount = max(workerCount, 1)
         self.limits = limits
-        // SLUICE_LOOP_LINGER_MS: a measurement knob, off by default (Benchmarks/RESULTS.md: lingering
-        // saved ~5 % CPU but starved co-located PostgreSQL backends for up to 0.4 s).
-        let linger = getenv("SLUICE_LOOP_LINGER_MS").flatMap { Int(String(cString: $0)) } ?? 0
+        // The loop lingers on its readiness set for up to 5 ms at a time while traffic comes, so a
+        // busy loop is woken by the kernel like PgBouncer's instead of via libdispatch's manager
+        // thread (Benchmarks/RESULTS.md, "Third pass"). SLUICE_LOOP_LINGER_MS=0 turns it off
+        // (a measurement knob).
+        let linger = getenv("SLUICE_LOOP_LINGER_MS").flatMap { Int(String(cString: $0)) }
+            ?? EventLoop.defaultLingerMilliseconds
         self.loop = try EventLoop(index: worker, lingerMilliseconds: linger)
         self.clientAuthentication = config.clientAuth == .md5 ? .md5 : .scramSHA256
     }
