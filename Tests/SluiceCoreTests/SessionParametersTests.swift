@@ -62,6 +62,36 @@ final class SessionParametersTests: XCTestCase {
         XCTAssertNotEqual(b.revision, copy.revision)
     }
 
+    func testServerRemembersSeveralAlignedClientsUntilItChanges() {
+        var server = ServerParameterState()
+        server.reported(name: "application_name", value: "web")
+        // Clients with the same settings but each its own revision, as in transaction mode.
+        let clients: [SessionParameters] = (0..<(ServerParameterState.alignedMemory + 8)).map { _ in
+            var client = SessionParameters()
+            client["application_name"] = "web"
+            return client
+        }
+        for client in clients { XCTAssertNil(server.alignmentIfNeeded(to: client)) }
+        XCTAssertEqual(server.alignmentsComputed, clients.count)
+        // The most recent `alignedMemory` are answered from memory, the older ones compared again.
+        for client in clients.suffix(ServerParameterState.alignedMemory) { XCTAssertNil(server.alignmentIfNeeded(to: client)) }
+        XCTAssertEqual(server.alignmentsComputed, clients.count, "remembered clients were compared again")
+        XCTAssertNil(server.alignmentIfNeeded(to: clients[0]))
+        XCTAssertEqual(server.alignmentsComputed, clients.count + 1, "a forgotten client was trusted")
+        // A differing client between them is still answered, and never remembered.
+        var other = SessionParameters()
+        other["application_name"] = "batch"
+        XCTAssertEqual(server.alignmentIfNeeded(to: other)?.sql, "SET \"application_name\" TO 'batch';")
+        XCTAssertEqual(server.alignmentIfNeeded(to: other)?.sql, "SET \"application_name\" TO 'batch';")
+        for client in clients { XCTAssertNil(server.alignmentIfNeeded(to: client)) }
+        // The server changes: every remembered answer is void.
+        server.reported(name: "application_name", value: "batch")
+        for client in clients.prefix(3) {
+            XCTAssertEqual(server.alignmentIfNeeded(to: client)?.sql, "SET \"application_name\" TO 'web';")
+        }
+        XCTAssertNil(server.alignmentIfNeeded(to: other))
+    }
+
     func testClientSetReportedByServerIsResetForTheNextClient() {
         var server = ServerParameterState()
         server.reported(name: "application_name", value: "")

@@ -128,8 +128,16 @@ public struct ServerParameterState: Equatable, Sendable {
     public var statements: [String: String] = [:] { didSet { revision &+= 1 } }
     /// Bumped by every change above.
     private var revision: UInt64 = 0
-    /// (client revision, own revision) last found already aligned.
-    private var alignedWith: (wanted: UInt64, own: UInt64) = (0, .max)
+    /// Client revisions found already aligned with this server at its revision `alignedOwn`: in
+    /// transaction mode a server meets many clients with the same settings but each with its own
+    /// revision, so one remembered pair would miss on almost every checkout.
+    private var alignedWanted: [UInt64] = []
+    private var alignedOwn: UInt64 = .max
+    private var alignedNext = 0
+    /// How many client revisions one server remembers (a ring: the oldest is forgotten first).
+    static let alignedMemory = 64
+    /// Full comparisons made by `alignmentIfNeeded` (tests watch the cache with it).
+    private(set) var alignmentsComputed = 0
     public init() {}
 
     public static func == (a: ServerParameterState, b: ServerParameterState) -> Bool {
@@ -137,16 +145,32 @@ public struct ServerParameterState: Equatable, Sendable {
             && a.statements == b.statements
     }
 
-    /// `alignment(to:)`, remembering a "nothing to do" answer until either side changes: the
-    /// common checkout (the same settings as last time) compares two integers.
+    /// `alignment(to:)`, remembering each "nothing to do" answer until either side changes: the
+    /// common checkout (a client this server already matched) scans a few integers.
     public mutating func alignmentIfNeeded(to wanted: SessionParameters)
         -> (sql: String, set: [String: String], reset: [String], replay: [String: String])? {
-        if alignedWith.wanted == wanted.revision && alignedWith.own == revision { return nil }
+        if alignedOwn == revision && alignedWanted.contains(wanted.revision) { return nil }
+        alignmentsComputed &+= 1
         guard let alignment = alignment(to: wanted) else {
-            alignedWith = (wanted.revision, revision)
+            rememberAligned(wanted.revision)
             return nil
         }
         return alignment
+    }
+
+    private mutating func rememberAligned(_ wanted: UInt64) {
+        if alignedOwn != revision {
+            alignedOwn = revision
+            alignedWanted.removeAll(keepingCapacity: true)
+            alignedNext = 0
+        }
+        if alignedWanted.count < Self.alignedMemory {
+            if alignedWanted.capacity == 0 { alignedWanted.reserveCapacity(Self.alignedMemory) }
+            alignedWanted.append(wanted)
+        } else {
+            alignedWanted[alignedNext] = wanted
+            alignedNext = (alignedNext + 1) % Self.alignedMemory
+        }
     }
 
     /// A client ran this statement on the server successfully.
