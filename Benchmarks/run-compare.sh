@@ -6,6 +6,7 @@
 #
 # Environment: PGURL, PGSUPERURL, SLUICE_BIN, BENCH_BIN, KEEP_DIR, SLUICE_ENV (see Benchmarks/lib.sh), and
 #   POOL         server connections per pool in both proxies (default 20)
+#   WORKERS      Sluice's `workers` (event loops; default 1; the pool is divided between them)
 # Ports 16432 (Sluice) and 16433 (PgBouncer) must be free. Both proxies are stopped by pid on exit.
 set -euo pipefail
 BENCH_NAME=run-compare
@@ -13,6 +14,7 @@ BENCH_NAME=run-compare
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 POOL="${POOL:-20}"
+WORKERS="${WORKERS:-1}"
 SLUICE_PORT=16432
 PGBOUNCER_PORT=16433
 
@@ -21,7 +23,7 @@ if [ "${1:-}" = "--pgbench" ]; then MODE=pgbench; shift; fi
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
   awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0
 fi
-[[ "$POOL" =~ ^[1-9][0-9]*$ ]] || die "POOL must be a positive integer"
+for value in "$POOL" "$WORKERS"; do [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "POOL and WORKERS must be positive integers"; done
 
 require_pg_tools
 require_pgbouncer
@@ -32,7 +34,8 @@ ensure_pgbench_tables
 require_free_ports "$SLUICE_PORT" "$PGBOUNCER_PORT"
 make_work_dir
 
-sluice_config "$SLUICE_PORT" "$POOL" "max_client_conn = 10000" >"$WORK/sluice.toml"
+sluice_config "$SLUICE_PORT" "$POOL" "max_client_conn = 10000
+workers = $WORKERS" >"$WORK/sluice.toml"
 chmod 600 "$WORK/sluice.toml"
 start_sluice sluice "$SLUICE_PORT" "$WORK/sluice.toml"
 start_pgbouncer pgbouncer "$PGBOUNCER_PORT" "$POOL"
@@ -68,6 +71,6 @@ for target in direct sluice pgbouncer; do
   fi
   rows+=("| $target | ${tps:-—} | ${latency:-—} | ${count:-—} | ${failed:-—} | $cpu |")
 done
-printf '**pgbench** %s (pool size %s)\n\n' "$*" "$POOL"
+printf '**pgbench** %s (pool size %s, Sluice workers %s)\n\n' "$*" "$POOL" "$WORKERS"
 printf '| target | tps | latency avg (ms) | transactions | failed | proxy CPU µs/tx |\n|---|---:|---:|---:|---:|---:|\n'
 printf '%s\n' "${rows[@]}"
