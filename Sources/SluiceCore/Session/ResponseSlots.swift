@@ -69,6 +69,7 @@ struct SlotQueue {
     }
 
     mutating func removeAll() {
+        guard !items.isEmpty else { return }  // the usual case at checkout: nothing to destroy
         items.removeAll(keepingCapacity: true)
         head = 0
     }
