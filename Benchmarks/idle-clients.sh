@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # idle-clients.sh: memory per idle, logged-in client connection, in Sluice and in PgBouncer.
 #
-#   Benchmarks/idle-clients.sh [--clients N] [--settle S] [--concurrency C]
-#                              defaults: 10000 clients, 5 s settle, 200 logins at a time
+#   Benchmarks/idle-clients.sh [--clients N] [--settle S] [--concurrency C] [--proxies LIST]
+#                              defaults: 10000 clients, 5 s settle, 200 logins at a time,
+#                              proxies "sluice pgbouncer" (either alone: --proxies sluice)
 #
 # For each proxy in turn (each running only during its own measurement):
 #   Sluice    127.0.0.1:16467, transaction mode, pool_size = 10, max_client_conn = N + 100
@@ -32,11 +33,13 @@ CLIENTS=10000
 SETTLE=5
 CONCURRENCY=200
 ORIGINAL_ARGS=("$0" "$@")
+PROXIES="sluice pgbouncer"
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --clients) CLIENTS="$2"; shift 2 ;;
     --settle) SETTLE="$2"; shift 2 ;;
     --concurrency) CONCURRENCY="$2"; shift 2 ;;
+    --proxies) PROXIES="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -45,10 +48,14 @@ for value in "$CLIENTS" "$CONCURRENCY"; do
   [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "--clients and --concurrency must be positive integers"
 done
 [[ "$SETTLE" =~ ^[0-9]+$ ]] || die "--settle must be a whole number of seconds"
+for proxy in $PROXIES; do
+  case "$proxy" in sluice|pgbouncer) ;; *) die "--proxies takes sluice and/or pgbouncer, not $proxy" ;; esac
+done
+wants() { [[ " $PROXIES " == *" $1 "* ]]; }
 MAX_CLIENT_CONN=$((CLIENTS + 100))
 
 require_pg_tools
-require_pgbouncer
+! wants pgbouncer || require_pgbouncer
 require_sluice
 require_python
 require_upstream
@@ -253,7 +260,7 @@ measure() {
   sleep 3
   closed="$(rss_kib "$pid")"
   local per="—"
-  if [ "${alive:-0}" -gt 0 ]; then per="$(awk -v a="$after" -v b="$before" -v n="$alive" 'BEGIN { printf "%.1f", (a - b) / n }')"; fi
+  if [ "${alive:-0}" -gt 0 ]; then per="$(awk -v a="$after" -v b="$before" -v n="$alive" 'BEGIN { printf "%.2f", (a - b) / n }')"; fi
   local login_ms rate="—"
   login_ms="$(status_field "$status" login_ms)"
   if [ "${login_ms:-0}" -gt 0 ]; then rate="$(awk -v ms="$login_ms" -v n="$opened" 'BEGIN { printf "%.0f", n * 1000 / ms }')"; fi
@@ -265,16 +272,21 @@ measure() {
 ROWS=(); NOTES=()
 
 # --- Sluice ---
-sluice_config "$SLUICE_PORT" "$POOL" "max_client_conn = $MAX_CLIENT_CONN" >"$WORK/sluice.toml"
-chmod 600 "$WORK/sluice.toml"
-start_sluice sluice "$SLUICE_PORT" "$WORK/sluice.toml"
-measure sluice "$SLUICE_PORT" "$SLUICE_PID"
-stop_proxy "$SLUICE_PID"
+if wants sluice; then
+  sluice_config "$SLUICE_PORT" "$POOL" "max_client_conn = $MAX_CLIENT_CONN" >"$WORK/sluice.toml"
+  chmod 600 "$WORK/sluice.toml"
+  start_sluice sluice "$SLUICE_PORT" "$WORK/sluice.toml"
+  measure sluice "$SLUICE_PORT" "$SLUICE_PID"
+  stop_proxy "$SLUICE_PID"
+  log "sluice row: ${ROWS[-1]}"  # on stderr at once: a stuck PgBouncer run does not lose it
+fi
 
 # --- PgBouncer ---
-PGBOUNCER_MAX_CLIENT_CONN="$MAX_CLIENT_CONN" start_pgbouncer pgbouncer "$PGBOUNCER_PORT" "$POOL"
-measure pgbouncer "$PGBOUNCER_PORT" "$PGBOUNCER_PID"
-stop_proxy "$PGBOUNCER_PID"
+if wants pgbouncer; then
+  PGBOUNCER_MAX_CLIENT_CONN="$MAX_CLIENT_CONN" start_pgbouncer pgbouncer "$PGBOUNCER_PORT" "$POOL"
+  measure pgbouncer "$PGBOUNCER_PORT" "$PGBOUNCER_PID"
+  stop_proxy "$PGBOUNCER_PID"
+fi
 
 printf '| proxy | logins ok | logins failed | held at the end | proxy fds added | logins/s | RSS before (MiB) | RSS with clients (MiB) | KiB per idle client | RSS after they left (MiB) | threads | VmHWM (MiB) |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n'
