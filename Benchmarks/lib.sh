@@ -191,7 +191,7 @@ wait_listening() {  # NAME PORT PID LOG
 # measurement knob can be passed as SLUICE_ENV="SLUICE_LOOP_LINGER_MS=0"), in a session of its own;
 # sets SLUICE_PID.
 #
-# The session matters (Benchmarks/RESULTS.md, "Scheduling groups"): with kernel.sched_autogroup_enabled
+# The session matters (Benchmarks/RESULTS.md, issue 9 "Third pass"): with kernel.sched_autogroup_enabled
 # every session is one scheduling group, PostgreSQL's backends each call setsid() and PgBouncer -d
 # daemonizes, so a Sluice left in this script's session would share one group with the load
 # generator's threads and be measured, and scheduled, unlike the others (and unlike a service).
