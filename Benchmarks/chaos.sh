@@ -37,7 +37,7 @@ while [ "$#" -gt 0 ]; do
     --clients) CLIENTS="$2"; shift 2 ;;
     --kill-every) KILL_EVERY="$2"; shift 2 ;;
     --restart-at) RESTART_AT="$2"; shift 2 ;;
-    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    -h|--help) show_help ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done

@@ -26,7 +26,7 @@ while [ "$#" -gt 0 ]; do
   case "$1" in
     -T) DURATION="$2"; shift 2 ;;
     -r) ROUNDS="$2"; shift 2 ;;
-    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    -h|--help) show_help ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -69,8 +69,8 @@ for round in $(seq "$ROUNDS"); do
     read -r user0 system0 < <(user_system "$pid"); switches0="$(switches "$pid")"
     out="$(pgbench -S -c 20 -j 2 -T "$DURATION" -n "$url" 2>&1)" || { printf '%s\n' "$out" | tail -n 5 >&2; die "pgbench failed against $target"; }
     read -r user1 system1 < <(user_system "$pid"); switches1="$(switches "$pid")"
-    count="$(awk -F': ' '/^number of transactions actually processed: /{ split($2, a, "/"); print a[1] }' <<<"$out")"
-    tps="$(awk -F'= ' '/^tps = /{ split($2, a, " "); printf "%d", a[1] }' <<<"$out")"
+    count="$(pgbench_value "$out" 'number of transactions actually processed: ')"
+    tps="$(pgbench_value "$out" 'tps = ')"
     awk -v r="$round" -v t="$target" -v tps="$tps" -v n="$count" -v hz="$CLK_TCK" \
         -v u="$((user1 - user0))" -v s="$((system1 - system0))" -v c="$((switches1 - switches0))" \
         'BEGIN { printf "| %s | %s | %d | %.1f (%.1f + %.1f) | %.2f |\n", r, t, tps, (u + s) * 1e6 / hz / n, u * 1e6 / hz / n, s * 1e6 / hz / n, c / n }'

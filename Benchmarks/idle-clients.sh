@@ -40,7 +40,7 @@ while [ "$#" -gt 0 ]; do
     --settle) SETTLE="$2"; shift 2 ;;
     --concurrency) CONCURRENCY="$2"; shift 2 ;;
     --proxies) PROXIES="$2"; shift 2 ;;
-    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    -h|--help) show_help ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done

@@ -50,6 +50,16 @@ show_command() {
   printf '```\n%s\n```\n\n' "$(redact "${out% }")"
 }
 
+# show_help: prints the calling script's header comment (its usage) and exits 0.
+show_help() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0; }
+
+# pgbench_value OUTPUT PREFIX: the number that follows PREFIX at the start of a line of pgbench's
+# summary (the last such line), e.g. pgbench_value "$out" 'tps = '; nothing if there is none.
+pgbench_value() {
+  awk -v prefix="$2" 'index($0, prefix) == 1 { rest = substr($0, length(prefix) + 1); split(rest, a, /[ \/]/); value = a[1] }
+                      END { if (value != "") print value }' <<<"$1"
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 require_free_ports() { local p; for p in "$@"; do ! port_open "$p" || die "port $p is already in use; stop whatever listens there first"; done; }
 

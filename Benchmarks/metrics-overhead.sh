@@ -25,9 +25,7 @@ PORT_A=16444
 PORT_B=16445
 ADMIN_PORT_A=16446
 
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0
-fi
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then show_help; fi
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 [[ "$POOL" =~ ^[1-9][0-9]*$ ]] || die "POOL must be a positive integer"
 
@@ -67,7 +65,7 @@ run_pgbench() {
   local out tps
   out="$(PGPASSWORD="$DB_PASSWORD" pgbench -S -c 20 -j 2 -T 20 -n "${PGBENCH_ARGS[@]}" \
     -h 127.0.0.1 -p "$2" -U "$DB_USER" "$DB_NAME" 2>&1)" || { printf '%s\n' "$out" | tail -n 5 >&2; die "pgbench failed against $1"; }
-  tps="$(awk -F'= ' '/^tps = /{ split($2, a, " "); print a[1] }' <<<"$out" | tail -n 1)"
+  tps="$(pgbench_value "$out" 'tps = ')"
   [ -n "$tps" ] || die "no tps in pgbench's output for $1"
   printf '%s\n' "$tps"
 }

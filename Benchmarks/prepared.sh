@@ -24,7 +24,7 @@ DURATION=20
 while [ "$#" -gt 0 ]; do
   case "$1" in
     -T) DURATION="$2"; shift 2 ;;
-    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    -h|--help) show_help ;;
     *) die "unknown argument $1 (only -T SECONDS)" ;;
   esac
 done
@@ -59,10 +59,10 @@ for target in direct sluice pgbouncer; do
     log "pgbench -M $mode ${PGBENCH_OPTS[*]} against $target"
     status=0
     out="$(pgbench -M "$mode" "${PGBENCH_OPTS[@]}" "$url" 2>&1)" || status=$?
-    tps="$(awk -F'= ' '/^tps = /{ split($2, a, " "); print a[1] }' <<<"$out")"
-    latency="$(awk -F'= ' '/^latency average = /{ split($2, a, " "); print a[1] }' <<<"$out")"
-    count="$(awk -F': ' '/^number of transactions actually processed: /{ split($2, a, "/"); print a[1] }' <<<"$out")"
-    failed="$(awk -F': ' '/^number of failed transactions: /{ split($2, a, " "); print a[1] }' <<<"$out")"
+    tps="$(pgbench_value "$out" 'tps = ')"
+    latency="$(pgbench_value "$out" 'latency average = ')"
+    count="$(pgbench_value "$out" 'number of transactions actually processed: ')"
+    failed="$(pgbench_value "$out" 'number of failed transactions: ')"
     aborted="$(grep -c 'aborted in command' <<<"$out" || true)"
     # The first server error pgbench reports (e.g. pgbouncer's "prepared statement ... does not exist").
     error="$(grep -m1 -oE '(ERROR|FATAL|error): .*' <<<"$out" | sed 's/|/\\|/g' | cut -c1-120 || true)"

@@ -20,9 +20,7 @@ PGBOUNCER_PORT=16433
 
 MODE=bench
 if [ "${1:-}" = "--pgbench" ]; then MODE=pgbench; shift; fi
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0
-fi
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then show_help; fi
 for value in "$POOL" "$WORKERS"; do [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "POOL and WORKERS must be positive integers"; done
 
 require_pg_tools
@@ -61,10 +59,10 @@ for target in direct sluice pgbouncer; do
   before=0; [ -z "$pid" ] || before="$(cpu_ticks "$pid")"
   out="$(pgbench "$@" "$url" 2>&1)" || { printf '%s\n' "$out" | tail -n 5 >&2; log "pgbench failed against $target"; }
   after=0; [ -z "$pid" ] || after="$(cpu_ticks "$pid")"
-  tps="$(awk -F'= ' '/^tps = /{ split($2, a, " "); print a[1] }' <<<"$out")"
-  latency="$(awk -F'= ' '/^latency average = /{ split($2, a, " "); print a[1] }' <<<"$out")"
-  count="$(awk -F': ' '/^number of transactions actually processed: /{ split($2, a, "/"); print a[1] }' <<<"$out")"
-  failed="$(awk -F': ' '/^number of failed transactions: /{ split($2, a, " "); print a[1] }' <<<"$out")"
+  tps="$(pgbench_value "$out" 'tps = ')"
+  latency="$(pgbench_value "$out" 'latency average = ')"
+  count="$(pgbench_value "$out" 'number of transactions actually processed: ')"
+  failed="$(pgbench_value "$out" 'number of failed transactions: ')"
   cpu="—"
   if [ -n "$pid" ] && [ -n "$count" ] && [ "$count" -gt 0 ]; then
     cpu="$(awk -v t="$((after - before))" -v hz="$CLK_TCK" -v n="$count" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"

@@ -37,7 +37,7 @@ while [ "$#" -gt 0 ]; do
     -T|--duration) DURATION="$2"; shift 2 ;;
     -c|--clients) CLIENTS="$2"; shift 2 ;;
     -j|--threads) THREADS="$2"; shift 2 ;;
-    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    -h|--help) show_help ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -146,11 +146,11 @@ for target in direct sluice pgbouncer; do
   after="$([ -n "$pid" ] && cpu_ticks "$pid" || echo 0)"
   pg_after="$(postgres_ticks)"
   printf '%s\n' "$out" >"$WORK/$target.pgbench"
-  tps="$(awk -F'= ' '/^tps = /{ split($2, a, " "); print a[1] }' <<<"$out")"
-  latency="$(awk -F'= ' '/^latency average = /{ split($2, a, " "); print a[1] }' <<<"$out")"
-  conn_time="$(awk -F'= ' '/^average connection time = /{ split($2, a, " "); print a[1] }' <<<"$out")"
-  count="$(awk -F': ' '/^number of transactions actually processed: /{ split($2, a, "/"); print a[1] }' <<<"$out")"
-  failed="$(awk -F': ' '/^number of failed transactions: /{ split($2, a, " "); print a[1] }' <<<"$out")"
+  tps="$(pgbench_value "$out" 'tps = ')"
+  latency="$(pgbench_value "$out" 'latency average = ')"
+  conn_time="$(pgbench_value "$out" 'average connection time = ')"
+  count="$(pgbench_value "$out" 'number of transactions actually processed: ')"
+  failed="$(pgbench_value "$out" 'number of failed transactions: ')"
   errors="$(grep -c -iE 'error|fatal' <<<"$out" || true)"
   cpu="—"; pg_cpu="—"
   if [ -n "$count" ] && [ "$count" -gt 0 ]; then

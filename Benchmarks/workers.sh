@@ -29,7 +29,7 @@ while [ "$#" -gt 0 ]; do
     -T|--duration) DURATION="$2"; shift 2 ;;
     -c|--clients) CLIENTS="$2"; shift 2 ;;
     -r|--rounds) ROUNDS="$2"; shift 2 ;;
-    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+    -h|--help) show_help ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
