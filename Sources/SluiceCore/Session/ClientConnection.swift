@@ -479,19 +479,10 @@ public final class ClientConnection: IOHandler {
         guard let server, server.isLinked else { return }
         let mapStatements = server.tracksStatements
         let available = input.readableBytes
-        var position = 0
+        var position = input.skipPassthrough(&passthrough, available: available)
         var forwardFrom = 0
         var terminate = false
-        scan: while position < available {
-            if passthrough > 0 {
-                let take = min(passthrough, available - position)
-                position += take
-                passthrough -= take
-                continue
-            }
-            if available - position < 5 { break }
-            let type = input.byte(at: position)
-            let length = Int(input.int32(at: position + 1))
+        scan: while let (type, length) = input.messageHeader(at: position, available: available) {
             guard length >= 4, length <= runtime.config.maxPacketSize else {
                 if position > forwardFrom { _ = server.send(input.readPointer + forwardFrom, count: position - forwardFrom) }
                 input.consume(position)

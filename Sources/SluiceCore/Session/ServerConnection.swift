@@ -574,7 +574,7 @@ public final class ServerConnection: IOHandler {
     private func relayToClient() {
         guard let client else { input.clear(); return }
         let available = input.readableBytes
-        var position = 0
+        var position = input.skipPassthrough(&passthrough, available: available)
         var forwardFrom = 0
         var transactionDone = false
         var fatalError: ErrorResponse?
@@ -585,16 +585,7 @@ public final class ServerConnection: IOHandler {
             defer { forwardFrom = position }
             return client.sendToClient(input.readPointer + forwardFrom, count: position - forwardFrom)
         }
-        scan: while position < available {
-            if passthrough > 0 {
-                let take = min(passthrough, available - position)
-                position += take
-                passthrough -= take
-                continue
-            }
-            if available - position < 5 { break }
-            let type = input.byte(at: position)
-            let length = Int(input.int32(at: position + 1))
+        scan: while let (type, length) = input.messageHeader(at: position, available: available) {
             guard length >= 4, length <= runtime.config.maxPacketSize else {
                 close(reason: "protocol_violation")
                 return
