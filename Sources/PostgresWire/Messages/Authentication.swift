@@ -16,7 +16,7 @@ public enum Authentication: BackendMessage, Equatable {
     /// Any other request (KerberosV5 2, SCM 6, GSS 7, GSSContinue 8, SSPI 9…); only the code is kept.
     case unsupported(code: Int32)
 
-    public static let typeCode = UInt8(ascii: "R")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "R") }
 
     /// The request code on the wire.
     public var code: Int32 {

@@ -2,7 +2,7 @@
 
 /// Protocol 3.0 form: a 4-byte secret key (protocol 3.2's longer keys are not supported).
 public struct BackendKeyData: BackendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "K")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "K") }
     public var processID: Int32
     public var secretKey: UInt32
 

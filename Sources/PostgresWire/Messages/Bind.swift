@@ -4,7 +4,7 @@
 /// formats, values and result formats are kept as `rest` so the message can be re-encoded with
 /// another statement name without understanding them.
 public struct Bind: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "B")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "B") }
     /// Empty for the unnamed portal.
     public var portalName: String
     /// Empty for the unnamed statement.

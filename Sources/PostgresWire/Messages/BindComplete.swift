@@ -1,6 +1,6 @@
 // BindComplete ('2'): a Bind succeeded.
 
 public struct BindComplete: BackendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "2")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "2") }
     public init() {}
 }

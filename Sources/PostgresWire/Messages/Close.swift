@@ -1,7 +1,7 @@
 // Close ('C', frontend): closes a prepared statement or portal.
 
 public struct Close: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "C")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "C") }
     public var kind: StatementOrPortal
     /// Empty for the unnamed statement or portal.
     public var name: String

@@ -1,6 +1,6 @@
 // CloseComplete ('3'): a Close succeeded.
 
 public struct CloseComplete: BackendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "3")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "3") }
     public init() {}
 }

@@ -1,7 +1,7 @@
 // CommandComplete ('C', backend): a command finished; the tag says which and how many rows.
 
 public struct CommandComplete: BackendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "C")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "C") }
     /// e.g. "SELECT 1", "INSERT 0 5", "BEGIN".
     public var tag: String
 

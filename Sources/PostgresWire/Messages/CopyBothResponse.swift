@@ -1,7 +1,7 @@
 // CopyBothResponse ('W'): the server starts a bidirectional copy (streaming replication).
 
 public struct CopyBothResponse: CopyResponse {
-    public static let typeCode = UInt8(ascii: "W")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "W") }
     /// 0 text, 1 binary.
     public var format: Int8
     public var columnFormats: [Int16]

@@ -1,7 +1,7 @@
 // CopyData ('d'): a chunk of a COPY data stream (sent by either side).
 
 public struct CopyData: BackendMessage, FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "d")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "d") }
     public var data: ArraySlice<UInt8>
 
     public init(data: ArraySlice<UInt8>) {

@@ -1,6 +1,6 @@
 // CopyDone ('c'): the COPY data stream is finished (sent by either side).
 
 public struct CopyDone: BackendMessage, FrontendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "c")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "c") }
     public init() {}
 }

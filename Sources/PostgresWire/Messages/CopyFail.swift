@@ -1,7 +1,7 @@
 // CopyFail ('f'): the client aborts a COPY FROM STDIN with an error message.
 
 public struct CopyFail: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "f")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "f") }
     public var message: String
 
     public init(message: String) {

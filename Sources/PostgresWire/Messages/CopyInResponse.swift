@@ -1,7 +1,7 @@
 // CopyInResponse ('G'): the server is ready to receive COPY FROM STDIN data.
 
 public struct CopyInResponse: CopyResponse {
-    public static let typeCode = UInt8(ascii: "G")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "G") }
     /// 0 text, 1 binary.
     public var format: Int8
     public var columnFormats: [Int16]

@@ -1,7 +1,7 @@
 // CopyOutResponse ('H'): the server starts sending COPY TO STDOUT data.
 
 public struct CopyOutResponse: CopyResponse {
-    public static let typeCode = UInt8(ascii: "H")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "H") }
     /// 0 text, 1 binary.
     public var format: Int8
     public var columnFormats: [Int16]

@@ -1,7 +1,7 @@
 // DataRow ('D'): one row of a result; nil columns are SQL NULL.
 
 public struct DataRow: BackendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "D")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "D") }
     public var columns: [[UInt8]?]
 
     public init(columns: [[UInt8]?]) {

@@ -15,7 +15,7 @@ public enum StatementOrPortal: UInt8, Sendable, Equatable {
 }
 
 public struct Describe: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "D")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "D") }
     public var kind: StatementOrPortal
     /// Empty for the unnamed statement or portal.
     public var name: String

@@ -1,6 +1,6 @@
 // EmptyQueryResponse ('I'): the query string was empty.
 
 public struct EmptyQueryResponse: BackendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "I")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "I") }
     public init() {}
 }

@@ -1,7 +1,7 @@
 // Execute ('E'): runs a portal, returning at most maxRows rows (0 = all).
 
 public struct Execute: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "E")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "E") }
     /// Empty for the unnamed portal.
     public var portalName: String
     /// Zero means no limit.

@@ -1,6 +1,6 @@
 // Flush ('H'): asks the server to send what it has buffered.
 
 public struct Flush: FrontendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "H")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "H") }
     public init() {}
 }

@@ -1,7 +1,7 @@
 // NegotiateProtocolVersion ('v'): the newest minor version the server speaks and the options it ignored.
 
 public struct NegotiateProtocolVersion: BackendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "v")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "v") }
     /// Newest minor protocol version supported for the requested major version.
     public var newestMinorVersion: Int32
     /// Startup options (`_pq_.*`) the server did not recognize.

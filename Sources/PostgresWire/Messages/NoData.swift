@@ -1,6 +1,6 @@
 // NoData ('n'): the described statement or portal returns no rows.
 
 public struct NoData: BackendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "n")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "n") }
     public init() {}
 }

@@ -1,7 +1,7 @@
 // NoticeResponse ('N'): a warning or notice; the session goes on.
 
 public struct NoticeResponse: ErrorFieldsMessage {
-    public static let typeCode = UInt8(ascii: "N")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "N") }
     public var fields: ErrorFields
 
     public init(fields: ErrorFields) {

@@ -1,7 +1,7 @@
 // NotificationResponse ('A'): a NOTIFY delivered to a listening session.
 
 public struct NotificationResponse: BackendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "A")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "A") }
     /// The notifying backend's process ID.
     public var processID: Int32
     public var channel: String

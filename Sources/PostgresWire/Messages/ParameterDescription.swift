@@ -1,7 +1,7 @@
 // ParameterDescription ('t'): the parameter type OIDs of a described statement.
 
 public struct ParameterDescription: BackendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "t")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "t") }
     public var parameterTypeOIDs: [UInt32]
 
     public init(parameterTypeOIDs: [UInt32]) {

@@ -1,7 +1,7 @@
 // ParameterStatus ('S'): the server reports a run-time parameter's current value.
 
 public struct ParameterStatus: BackendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "S")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "S") }
     public var name: String
     public var value: String
 

@@ -1,7 +1,7 @@
 // Parse ('P'): creates a prepared statement from a query and parameter type OIDs.
 
 public struct Parse: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "P")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "P") }
     /// Empty for the unnamed statement.
     public var statementName: String
     public var query: String

@@ -1,6 +1,6 @@
 // ParseComplete ('1'): a Parse succeeded.
 
 public struct ParseComplete: BackendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "1")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "1") }
     public init() {}
 }

@@ -2,7 +2,7 @@
 
 /// 'p' also carries SASLInitialResponse and SASLResponse; the authentication state decides which to decode.
 public struct PasswordMessage: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "p")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "p") }
     public var password: String
 
     public init(password: String) {

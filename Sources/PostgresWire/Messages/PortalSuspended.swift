@@ -1,6 +1,6 @@
 // PortalSuspended ('s'): Execute hit its row limit before the portal finished.
 
 public struct PortalSuspended: BackendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "s")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "s") }
     public init() {}
 }

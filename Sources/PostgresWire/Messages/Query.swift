@@ -1,7 +1,7 @@
 // Query ('Q'): a simple-protocol query string.
 
 public struct Query: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "Q")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "Q") }
     public var query: String
 
     public init(_ query: String) {

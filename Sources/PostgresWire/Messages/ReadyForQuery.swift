@@ -11,7 +11,7 @@ public enum TransactionStatus: UInt8, Sendable, Equatable {
 }
 
 public struct ReadyForQuery: BackendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "Z")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "Z") }
     public var status: TransactionStatus
 
     public init(status: TransactionStatus) {

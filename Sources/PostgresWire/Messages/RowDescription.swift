@@ -27,7 +27,7 @@ public struct RowDescription: BackendMessage, Equatable {
         }
     }
 
-    public static let typeCode = UInt8(ascii: "T")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "T") }
     public var fields: [Field]
 
     public init(fields: [Field]) {

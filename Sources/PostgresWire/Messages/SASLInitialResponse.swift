@@ -1,7 +1,7 @@
 // SASLInitialResponse ('p'): the chosen SASL mechanism and the client-first message.
 
 public struct SASLInitialResponse: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "p")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "p") }
     /// e.g. "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS".
     public var mechanism: String
     /// nil is encoded as length -1 ("no initial response").

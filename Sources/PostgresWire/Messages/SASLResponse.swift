@@ -1,7 +1,7 @@
 // SASLResponse ('p'): a later SASL message from the client (for SCRAM, client-final).
 
 public struct SASLResponse: FrontendMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "p")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "p") }
     public var data: [UInt8]
 
     public init(data: [UInt8]) {

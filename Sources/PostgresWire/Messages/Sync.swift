@@ -1,6 +1,6 @@
 // Sync ('S'): ends an extended-query cycle; the server answers with ReadyForQuery.
 
 public struct Sync: FrontendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "S")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "S") }
     public init() {}
 }

@@ -1,6 +1,6 @@
 // Terminate ('X'): the client is closing the connection.
 
 public struct Terminate: FrontendMessage, EmptyBodyMessage, Equatable {
-    public static let typeCode = UInt8(ascii: "X")
+    @inlinable public static var typeCode: UInt8 { UInt8(ascii: "X") }
     public init() {}
 }
