@@ -10,7 +10,8 @@ public final class ServerConnection: IOHandler {
         /// SSLRequest sent; waiting for 'S' or 'N'.
         case negotiatingTLS
         case tlsHandshake
-        case loggingIn(ServerLoginMachine)
+        /// Authenticating (`login` holds the exchange).
+        case loggingIn
         case idle
         /// Relaying between the client and the server.
         case linked
@@ -21,7 +22,10 @@ public final class ServerConnection: IOHandler {
 
     unowned(unsafe) let pool: Pool  // pools are never freed while the process runs (retired ones are kept)
     unowned(unsafe) let runtime: ProxyRuntime  // the runtime outlives every connection and pool
+    /// A payload-free enum, so the relay path's checks of it copy nothing.
     private(set) var state: State = .connecting
+    /// The login exchange while `state` is `.loggingIn` (dropped with its secrets afterwards).
+    private var login: ServerLoginMachine?
     private var connector: Connector?
     private(set) var socket: TCPSocket?
     let input = ByteBuffer(capacity: 4096)
@@ -140,8 +144,9 @@ public final class ServerConnection: IOHandler {
     private func sendStartup() {
         let url = pool.settings.url
         let hash = socket?.tlsSession?.serverCertificateHashForChannelBinding
-        state = .loggingIn(ServerLoginMachine(user: url.user, password: url.password,
-                                              channelBinding: ChannelBindingPolicy(url), serverCertificateHash: hash))
+        login = ServerLoginMachine(user: url.user, password: url.password,
+                                   channelBinding: ChannelBindingPolicy(url), serverCertificateHash: hash)
+        state = .loggingIn
         send(ServerLoginMachine.startupPacket(user: url.user, database: url.database, options: url.options))
     }
 
@@ -299,14 +304,13 @@ public final class ServerConnection: IOHandler {
 
     private func processLogin() {
         forEachMessage { type, body in
-            guard case .loggingIn(var machine) = state else { return false }
-            let action = machine.messageReceived(type: type, body: body)
-            state = .loggingIn(machine)
+            guard case .loggingIn = state, let action = login?.messageReceived(type: type, body: body) else { return false }
             switch action {
             case .none: return true
             case .send(let bytes): send(bytes); return true
-            case .fail(let failure): failLogin(failure); return false
+            case .fail(let failure): login = nil; failLogin(failure); return false
             case .ready(let parameters, let key):
+                login = nil
                 for (name, value) in parameters { self.parameters.reported(name: name, value: value) }
                 backendKey = key
                 state = .idle
@@ -734,6 +738,7 @@ public final class ServerConnection: IOHandler {
             runtime.loop.deregister(socket.fd)
             socket.close()
         }
+        login = nil
         state = .closed
     }
 
