@@ -87,6 +87,12 @@ def test_metrics_merge_both_workers(sluice):
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         idle = re.search(r'^sluice_clients\{database="app",state="idle",user="app"\} (\S+)$', body, re.M)
         assert idle and float(idle.group(1)) == 4.0, body[:2000]
+        # Each client ran one transaction, two on each worker: the core's timers of both workers'
+        # pools are one series per database.
+        counts = re.findall(r'^sluice_transaction_duration_seconds_count\{database="app"\} (\S+)$', body, re.M)
+        assert counts == ["4"], body
+        inf = re.findall(r'^sluice_transaction_duration_seconds_bucket\{database="app",le="\+Inf"\} (\S+)$', body, re.M)
+        assert inf == ["4"], body
         ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=10)
         assert ready.status == 200
     finally:

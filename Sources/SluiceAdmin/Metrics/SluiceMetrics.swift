@@ -9,6 +9,8 @@ import SluiceCore
 /// `bootstrap()` has installed the factory. Thread-safe: renders are serialized by a lock.
 public final class SluiceMetrics: @unchecked Sendable {
     public let registry: PrometheusCollectorRegistry
+    /// The core's timers, written after the registry's metrics (CoreTimers.swift).
+    public let coreTimers = CoreTimerBook()
 
     /// Histogram buckets (seconds) of the core's timers: 100 µs to 60 s.
     public static let durationBuckets: [Duration] = [
@@ -36,14 +38,15 @@ public final class SluiceMetrics: @unchecked Sendable {
     public static func bootstrap() -> SluiceMetrics {
         BootstrapState.shared.instance {
             let metrics = SluiceMetrics()
-            MetricsSystem.bootstrap(makeFactory(registry: metrics.registry))
+            MetricsSystem.bootstrap(metrics.makeFactory())
             return metrics
         }
     }
 
-    /// The swift-metrics backend over `registry`: timers become histograms with `durationBuckets`.
-    public static func makeFactory(registry: PrometheusCollectorRegistry) -> SluiceMetricsFactory {
-        SluiceMetricsFactory(registry: registry)
+    /// The swift-metrics backend over `registry` and `coreTimers`: timers become histograms with
+    /// `durationBuckets`.
+    public func makeFactory() -> SluiceMetricsFactory {
+        SluiceMetricsFactory(registry: registry, coreTimers: coreTimers)
     }
 
     /// Updates every gauge and counter from `snapshot` and returns the Prometheus text exposition.
@@ -52,7 +55,9 @@ public final class SluiceMetrics: @unchecked Sendable {
         defer { lock.unlock() }
         updateGauges(SnapshotGauges.samples(snapshot))
         for sample in SnapshotCounters.samples(snapshot) { advance(sample) }
-        return registry.emitToString()
+        var text = registry.emitToString()
+        coreTimers.emit(into: &text)
+        return text
     }
 
     // MARK: gauges

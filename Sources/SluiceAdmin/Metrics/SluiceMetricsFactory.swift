@@ -3,12 +3,14 @@ import CoreMetrics
 import Prometheus
 
 /// Delegates to a `PrometheusMetricsFactory` over the same registry, whose timers are histograms with
-/// `SluiceMetrics.durationBuckets`. The core's known timers get a `# HELP` line (the plain factory
-/// registers every metric without one).
+/// `SluiceMetrics.durationBuckets`. The core's known timers (`MetricCatalog.coreTimers`, with their
+/// `# HELP` lines) are `SecondsTimer`s kept in `coreTimers`, outside the registry: see CoreTimers.swift.
 public struct SluiceMetricsFactory: MetricsFactory {
     public let prometheus: PrometheusMetricsFactory
+    public let coreTimers: CoreTimerBook
 
-    public init(registry: PrometheusCollectorRegistry) {
+    public init(registry: PrometheusCollectorRegistry, coreTimers: CoreTimerBook) {
+        self.coreTimers = coreTimers
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = SluiceMetrics.durationBuckets
         for name in MetricCatalog.coreTimers.keys { factory.durationHistogramBuckets[name] = SluiceMetrics.durationBuckets }
@@ -17,11 +19,11 @@ public struct SluiceMetricsFactory: MetricsFactory {
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
-        guard let help = MetricCatalog.coreTimers[label] else { return prometheus.makeTimer(label: label, dimensions: dimensions) }
-        let buckets = prometheus.durationHistogramBuckets[label] ?? prometheus.defaultDurationHistogramBuckets
-        return SecondsTimer(histogram: prometheus.registry.makeValueHistogram(
-            descriptor: MetricNameDescriptor(metricName: label, unitName: "", helpText: help), labels: dimensions,
-            buckets: buckets.map(SecondsTimer.seconds)))
+        guard MetricCatalog.coreTimers[label] != nil else { return prometheus.makeTimer(label: label, dimensions: dimensions) }
+        let timer = SecondsTimer(name: label, labels: dimensions,
+                                 buckets: prometheus.durationHistogramBuckets[label] ?? prometheus.defaultDurationHistogramBuckets)
+        coreTimers.add(timer)
+        return timer
     }
 
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
@@ -48,24 +50,9 @@ public struct SluiceMetricsFactory: MetricsFactory {
     public func destroyRecorder(_ handler: any RecorderHandler) { prometheus.destroyRecorder(handler) }
     public func destroyTimer(_ handler: any TimerHandler) {
         if let timer = handler as? SecondsTimer {
-            prometheus.registry.unregisterValueHistogram(timer.histogram)
+            coreTimers.remove(timer)
         } else {
             prometheus.destroyTimer(handler)
         }
-    }
-}
-
-/// The core's timers (recorded on the relay path, several times per transaction) as histograms of
-/// seconds in `Double`: swift-prometheus's `Duration` histogram compares the value with every
-/// bucket through out-of-line `Duration` comparisons, ~1 % of the proxy's CPU at 20,000
-/// transactions/s (Benchmarks/RESULTS.md, "Third pass"). The exposition is the same histogram.
-final class SecondsTimer: TimerHandler, Sendable {
-    let histogram: ValueHistogram
-    init(histogram: ValueHistogram) { self.histogram = histogram }
-
-    func recordNanoseconds(_ duration: Int64) { histogram.record(Double(duration) / 1e9) }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

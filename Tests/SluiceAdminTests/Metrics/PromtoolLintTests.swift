@@ -10,7 +10,7 @@ final class PromtoolLintTests: XCTestCase {
         let promtool = "/usr/bin/promtool"
         guard FileManager.default.isExecutableFile(atPath: promtool) else { throw XCTSkip("promtool is not installed") }
         let metrics = SluiceMetrics()
-        let factory = SluiceMetrics.makeFactory(registry: metrics.registry)
+        let factory = metrics.makeFactory()
         let timer = factory.makeTimer(label: "sluice_server_hold_seconds", dimensions: [("database", "app")])
         timer.recordNanoseconds(1_500_000)
         var totals = RuntimeStats()
