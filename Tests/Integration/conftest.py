@@ -14,6 +14,8 @@ import support
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sluice_only: checks behaviour of sluice itself; skipped with SLUICE_TEST_DIRECT_PG=1")
+    config.addinivalue_line("markers", "one_pool: counts on one pool per database (exact pool_size, FIFO, queue "
+                                       "limits, server reuse); skipped with SLUICE_TEST_WORKERS > 1")
 
 
 def pytest_report_header(config):
@@ -36,6 +38,15 @@ def pytest_runtest_makereport(item, call):
 def _skip_sluice_only_in_direct_mode(request):
     if support.DIRECT and request.node.get_closest_marker("sluice_only"):
         pytest.skip("checks sluice itself; SLUICE_TEST_DIRECT_PG=1 runs against PostgreSQL")
+
+
+@pytest.fixture(autouse=True)
+def _skip_one_pool_with_several_workers(request):
+    # With `workers = N` every worker has its own pool holding its share of pool_size (at least 1
+    # server), its own FIFO queue and its share of max_queue_length (README, "Workers"): what these
+    # tests count on one pool doing is then done by N pools. test_workers.py covers that mode.
+    if int(os.environ.get("SLUICE_TEST_WORKERS") or 1) > 1 and request.node.get_closest_marker("one_pool"):
+        pytest.skip("counts on one pool per database; SLUICE_TEST_WORKERS > 1 partitions it between workers")
 
 
 @pytest.fixture(scope="session")

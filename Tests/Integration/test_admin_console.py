@@ -94,6 +94,7 @@ def config(app_pool_size: int = 4, **settings) -> dict:
 
 # ---------------------------------------------------------------- SHOW, against a known workload
 
+@pytest.mark.one_pool
 def test_show_commands_agree_with_what_runs(sluice, pg):
     process = sluice(config())
     in_tx = process.connect("app", autocommit=False, application_name="in-tx")

@@ -25,7 +25,7 @@ import support
 
 pytestmark = pytest.mark.sluice_only
 
-KEYS = ("application_name", "client", "database", "held_for_s", "last_query", "tx_state", "user")
+KEYS = ("application_name", "client", "database", "held_for_s", "last_query", "tx_state", "user", "worker")
 LINE = re.compile(r"^(?P<time>\d{4}-\d\d-\d\dT\S+) (?P<level>\w+) sluice: (?P<meta>.*) \[\w+\] (?P<message>.*)$")
 FIELD = re.compile(r"(?:^| )(" + "|".join(KEYS) + r")=(.*?)(?= (?:" + "|".join(KEYS) + r")=|$)")
 WARNING = "leak suspect: client has held a server connection longer than leak_detection_threshold"

@@ -16,6 +16,7 @@ def scalar(conn, sql, params=None):
         return cur.fetchone()[0]
 
 
+@pytest.mark.one_pool
 def test_session_state_survives_transactions_and_is_reset_after_disconnect(sluice):
     s = sluice(support.sluice_config(pool_mode="session", pool_size=1))
     c1 = s.connect(autocommit=False)

@@ -20,6 +20,7 @@ def scalar(conn, sql, params=None):
         return cur.fetchone()[0]
 
 
+@pytest.mark.one_pool
 def test_interleaved_transactions_share_one_server(sluice, pg):
     s = sluice(one_server_config())
     table = f"tx_{uuid.uuid4().hex[:8]}"
@@ -45,6 +46,7 @@ def test_interleaved_transactions_share_one_server(sluice, pg):
         c2.close()
 
 
+@pytest.mark.one_pool
 def test_second_client_waits_for_the_first_transaction(sluice):
     s = sluice(one_server_config())
     c1 = s.connect(autocommit=False)

@@ -712,6 +712,7 @@ async def _server_statements(endpoint, servers: int) -> dict[int, list[tuple[str
 
 
 @pytest.mark.sluice_only
+@pytest.mark.one_pool
 def test_statements_shared_between_clients(sluice):
     s = sluice(transaction_config())
     table = f"drv_share_{uuid.uuid4().hex[:8]}"
@@ -755,6 +756,7 @@ def test_statements_shared_between_clients(sluice):
 
 
 @pytest.mark.sluice_only
+@pytest.mark.one_pool
 def test_eviction_max_prepared_statements_3(sluice):
     s = sluice(transaction_config(max_prepared_statements=3))
     texts = [f"select CAST($1 AS int) * 100 + {k}" for k in range(10)]

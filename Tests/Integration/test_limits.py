@@ -173,6 +173,7 @@ def test_queue_is_first_come_first_served(sluice):
     assert displacement <= 10, f"served out of arrival order by {displacement} places"
 
 
+@pytest.mark.one_pool
 def test_query_wait_timeout_error(sluice):
     s = sluice(support.sluice_config(pool_size=1, query_wait_timeout=1))
     holder = psycopg2.connect(s.dsn())
@@ -188,6 +189,7 @@ def test_query_wait_timeout_error(sluice):
     holder.close()
 
 
+@pytest.mark.one_pool
 def test_reserve_pool_serves_long_waiters(sluice, pg):
     s = sluice(support.sluice_config(pool_size=1, reserve_pool_size=1, reserve_pool_timeout=0.5))
     holder = psycopg2.connect(s.dsn())
@@ -233,6 +235,7 @@ def test_max_db_connections_caps_the_upstream(sluice, pg):
     assert 1 <= peak <= 3, peak
 
 
+@pytest.mark.one_pool
 def test_max_queue_length(sluice):
     s = sluice(support.sluice_config(pool_size=1, max_queue_length=1, query_wait_timeout=10))
     holder = psycopg2.connect(s.dsn())
