@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # floor.sh: what a proxy costs at the least — pgbench -S through floor/relay.c (a bare epoll byte
-# copier: no parsing, no pooling), through Sluice and through PgBouncer, in one run.
+# copier: no parsing, no pooling), through floor/relay_uring.c (the same copier on io_uring; only
+# where liburing is installed: apt-get install liburing-dev), through Sluice and through PgBouncer,
+# in one run.
 #
 #   Benchmarks/floor.sh [-T SECONDS] [-r ROUNDS]     defaults: -T 15 -r 2 (pgbench -S -c 20 -j 2 -n)
 #
 # Prints, per round and target: tps, the proxy's CPU per transaction (user, system, total, from
-# /proc/PID/stat) and its context switches per transaction (/proc/PID/task/*/status). All three
-# proxies run in sessions of their own; the relay gives each client its own PostgreSQL
-# connection, Sluice and PgBouncer a pool of 20 (transaction mode), so all three keep 20 backends busy.
+# /proc/PID/stat) and its context switches per transaction (/proc/PID/task/*/status). All the
+# proxies run in sessions of their own; the relays give each client its own PostgreSQL
+# connection, Sluice and PgBouncer a pool of 20 (transaction mode), so all keep 20 backends busy.
 #
 # Environment: PGURL, PGSUPERURL, SLUICE_BIN, KEEP_DIR, SLUICE_ENV (see Benchmarks/lib.sh).
-# Ports 16450 (relay), 16451 (Sluice), 16452 (PgBouncer) must be free; all are stopped by pid on exit.
+# Ports 16450 (relay), 16453 (io_uring relay), 16451 (Sluice), 16452 (PgBouncer) must be free; all are stopped by pid on exit.
 set -euo pipefail
 BENCH_NAME=floor
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RELAY_PORT=16450
+URING_PORT=16453
 SLUICE_PORT=16451
 PGBOUNCER_PORT=16452
 DURATION=15
@@ -39,7 +42,7 @@ require_pgbouncer
 require_sluice
 require_upstream
 ensure_pgbench_tables
-require_free_ports "$RELAY_PORT" "$SLUICE_PORT" "$PGBOUNCER_PORT"
+require_free_ports "$RELAY_PORT" "$URING_PORT" "$SLUICE_PORT" "$PGBOUNCER_PORT"
 make_work_dir
 
 cc -O2 -Wall -o "$WORK/relay" "$(dirname "${BASH_SOURCE[0]}")/floor/relay.c" || die "could not build floor/relay.c"
@@ -47,6 +50,17 @@ setsid "$WORK/relay" "$RELAY_PORT" "$DB_PORT" >"$WORK/relay.log" 2>&1 </dev/null
 RELAY_PID=$!
 BENCH_PIDS+=("$RELAY_PID")
 wait_listening relay "$RELAY_PORT" "$RELAY_PID" "$WORK/relay.log"
+TARGETS=(relay)
+if cc -O2 -Wall -o "$WORK/relay_uring" "$(dirname "${BASH_SOURCE[0]}")/floor/relay_uring.c" -luring 2>"$WORK/uring-build.log"; then
+  setsid "$WORK/relay_uring" "$URING_PORT" "$DB_PORT" >"$WORK/relay_uring.log" 2>&1 </dev/null &
+  URING_PID=$!
+  BENCH_PIDS+=("$URING_PID")
+  wait_listening relay_uring "$URING_PORT" "$URING_PID" "$WORK/relay_uring.log"
+  TARGETS+=(uring-relay)
+else
+  log "floor/relay_uring.c not built (liburing missing? apt-get install liburing-dev): measuring without it"
+fi
+TARGETS+=(sluice pgbouncer)
 sluice_config "$SLUICE_PORT" 20 "max_client_conn = 10000" >"$WORK/sluice.toml"
 chmod 600 "$WORK/sluice.toml"
 start_sluice sluice "$SLUICE_PORT" "$WORK/sluice.toml"
@@ -58,9 +72,10 @@ switches() { cat "/proc/$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s
 user_system() { awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$1/stat"; }
 printf '| round | target | tps | CPU µs/tx (user + system) | context switches/tx |\n|---|---|---:|---:|---:|\n'
 for round in $(seq "$ROUNDS"); do
-  for target in relay sluice pgbouncer; do
+  for target in "${TARGETS[@]}"; do
     case "$target" in
       relay) port="$RELAY_PORT"; pid="$RELAY_PID" ;;
+      uring-relay) port="$URING_PORT"; pid="$URING_PID" ;;
       sluice) port="$SLUICE_PORT"; pid="$SLUICE_PID" ;;
       pgbouncer) port="$PGBOUNCER_PORT"; pid="$PGBOUNCER_PID" ;;
     esac
