@@ -195,3 +195,20 @@ def test_reload_reaches_both_workers(sluice):
     s.reload()
     assert support.wait_until(
         lambda: {row["database"]: row for row in show(s, "POOLS")}["app"]["pool_size"] == "6", timeout=10)
+
+
+def test_pool_size_below_workers_is_warned_about(sluice):
+    # Every worker keeps at least one server of a database, so pool_size = 1 with two workers may
+    # open two: Sluice says so at start (once, not once per worker), and not when the sizes fit.
+    small = sluice(workers_config(pool_size=1))
+    assert support.wait_until(lambda: "pool_size is below workers" in small.log_text(), timeout=10)
+    lines = [line for line in small.log_text().splitlines() if "pool_size is below workers" in line]
+    assert len(lines) == 1, lines
+    assert "database=app" in lines[0] and "pool_size=1" in lines[0] and "workers=2" in lines[0], lines[0]
+    fitting = sluice(workers_config(pool_size=4))
+    conn = connect(fitting)
+    try:
+        backend_pid(conn)
+    finally:
+        conn.close()
+    assert "pool_size is below workers" not in fitting.log_text()
