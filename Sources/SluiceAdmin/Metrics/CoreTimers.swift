@@ -67,11 +67,11 @@ public final class CoreTimerBook: @unchecked Sendable {
     /// the cumulative `_bucket` lines, `_sum` and `_count` (the handlers of one label set summed).
     public func emit(into text: inout String) {
         let current = lock.withLock { Array(timers.values) }
-        var families: [String: [String: (labels: String, bounds: [Int64], totals: (counts: [UInt64], sum: UInt64))]] = [:]
+        var families: [String: [String: (bounds: [Int64], totals: (counts: [UInt64], sum: UInt64))]] = [:]
         for timer in current {
             let labels = timer.labels.map { "\($0.0)=\"\(Self.escaped($0.1))\"" }.joined(separator: ",")
             var series = families[timer.name, default: [:]][labels]
-                ?? (labels, timer.bounds, (Array(repeating: 0, count: timer.bounds.count + 1), 0))
+                ?? (timer.bounds, (Array(repeating: 0, count: timer.bounds.count + 1), 0))
             timer.accumulate(into: &series.totals)
             families[timer.name, default: [:]][labels] = series
         }

@@ -124,8 +124,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             let whole = PoolSettings(config: config, database: database)
             if worker == 0 && whole.poolSize > 0 && whole.poolSize < workerCount {
                 logger.warning("pool_size is below workers: every worker keeps at least one server, so the database may have more server connections than pool_size",
-                               metadata: ["database": "\(name)", "pool_size": "\(whole.poolSize)",
-                                          "workers": "\(workerCount)", "servers_up_to": "\(workerCount)"])
+                               metadata: ["database": "\(name)", "pool_size": "\(whole.poolSize)", "workers": "\(workerCount)"])
             }
             let settings = whole.share(worker: worker, of: workerCount)
             if let pool = pools[name] { pool.update(settings: settings) } else { pools[name] = Pool(settings: settings, runtime: self) }

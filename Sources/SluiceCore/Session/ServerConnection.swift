@@ -308,7 +308,7 @@ public final class ServerConnection: IOHandler {
             switch action {
             case .none: return true
             case .send(let bytes): send(bytes); return true
-            case .fail(let failure): login = nil; failLogin(failure); return false
+            case .fail(let failure): failLogin(failure); return false  // teardown drops `login`
             case .ready(let parameters, let key):
                 login = nil
                 for (name, value) in parameters { self.parameters.reported(name: name, value: value) }
