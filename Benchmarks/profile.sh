@@ -48,6 +48,8 @@ make_work_dir
 sluice_config "$PORT" 20 "max_client_conn = 10000" >"$WORK/sluice.toml"
 chmod 600 "$WORK/sluice.toml"
 url="$(proxy_url "$PORT")"
+# user_space_rows PERF-DATA SORT-KEYS: perf report's rows outside the kernel (Sluice, Swift runtime, libc).
+user_space_rows() { perf report -i "$1" --no-children --sort "$2" -g none 2>/dev/null | awk '!/^#/ && /%/ && !/kernel/'; }
 
 printf '## profile: perf record of Sluice under pgbench -S -c 20 -j 2, %s s recorded, %s rounds\n\n' "$DURATION" "$ROUNDS"
 show_command "${ORIGINAL_ARGS[@]}"
@@ -64,14 +66,12 @@ for round in $(seq "$ROUNDS"); do
     wait "$load" || { tail -n 5 "$WORK/pgbench.out" >&2; die "pgbench failed"; }
     stop_proxy "$SLUICE_PID"
     tps="$(pgbench_value "$(cat "$WORK/pgbench.out")" 'tps = ')"
-    share="$(perf report -i "$WORK/perf$index.data" --no-children --sort dso -g none 2>/dev/null \
-      | awk '!/^#/ && /%/ && !/kernel/ { sub(/%/, "", $1); s += $1 } END { printf "%.2f %%", s }')"
+    share="$(user_space_rows "$WORK/perf$index.data" dso | awk '{ sub(/%/, "", $1); s += $1 } END { printf "%.2f %%", s }')"
     printf '| %s | `%s` | %.0f | %s |\n' "$round" "${BINS[$index]}" "$tps" "$share"
   done
 done
 for index in "${!BINS[@]}"; do
   printf '\nTop user-space symbols of `%s` (last round; %% of all its samples):\n\n```\n' "${BINS[$index]}"
-  perf report -i "$WORK/perf$index.data" --no-children --sort dso,sym -g none 2>/dev/null \
-    | awk '!/^#/ && /%/ && !/kernel/' | head -n "$TOP"
+  user_space_rows "$WORK/perf$index.data" dso,sym | head -n "$TOP"
   printf '```\n'
 done
