@@ -98,5 +98,5 @@ wait_upstream
 "$PYTHON" "$BENCH_REPO/Benchmarks/chaos.py" --combine "$WORK/sluice.json" "$WORK/pgbouncer.json"
 if grep -qiE 'warning|error|critical|fatal' "$WORK/sluice.log" 2>/dev/null; then
   printf '\nSluice log, warnings and errors by count (timestamps dropped):\n\n```\n%s\n```\n' \
-    "$(grep -iE 'warning|error|critical|fatal' "$WORK/sluice.log" | sed -E 's/^[0-9T:+-]+ //' | sort | uniq -c | sort -rn | head -n 10)"
+    "$(grep -iE 'warning|error|critical|fatal' "$WORK/sluice.log" | sed -E 's/^[0-9T:+-]+ //' | sort | uniq -c | sort -rn | sed -n 1,10p)"
 fi

@@ -266,7 +266,7 @@ measure() {
   if [ "${login_ms:-0}" -gt 0 ]; then rate="$(awk -v ms="$login_ms" -v n="$opened" 'BEGIN { printf "%.0f", n * 1000 / ms }')"; fi
   ROWS+=("| $name | $opened | $failed | $alive | $((fds_after - fds_before)) | $rate | $(mib "$before") | $(mib "$after") | **$per** | $(mib "$closed") | $threads_before → $threads_after | $(mib "$(hwm_kib "$pid")") |")
   if [ -s "$WORK/$name.client.err" ]; then
-    NOTES+=("$(sed "s/^/- $name: /" "$WORK/$name.client.err" | head -n 5)")
+    NOTES+=("$(sed -n "1,5s/^/- $name: /p" "$WORK/$name.client.err")")
   fi
 }
 ROWS=(); NOTES=()

@@ -72,6 +72,6 @@ for round in $(seq "$ROUNDS"); do
 done
 for index in "${!BINS[@]}"; do
   printf '\nTop user-space symbols of `%s` (last round; %% of all its samples):\n\n```\n' "${BINS[$index]}"
-  user_space_rows "$WORK/perf$index.data" dso,sym | head -n "$TOP"
+  user_space_rows "$WORK/perf$index.data" dso,sym | sed -n "1,${TOP}p"   # sed reads to the end: no SIGPIPE under pipefail
   printf '```\n'
 done

@@ -109,7 +109,7 @@ proxy_conninfo() { printf 'host=127.0.0.1 port=%s dbname=%s user=%s password=%s 
 tls_of() {
   local info
   info="$(psql "$1" -X -qc '\conninfo' 2>&1)" || { printf 'no connection: %s' "$(head -n1 <<<"$info")"; return 0; }
-  sed -nE 's/.*SSL connection \(protocol: ([^,]+), cipher: ([^,]+),.*/\1 \2/p' <<<"$info" | head -n1
+  sed -nE 's/.*SSL connection \(protocol: ([^,]+), cipher: ([^,]+),.*/\1 \2/p' <<<"$info" | sed -n 1p
 }
 # Sanity: a plaintext client must be refused by both proxies (client TLS required).
 for port in "$SLUICE_PORT" "$PGBOUNCER_PORT"; do

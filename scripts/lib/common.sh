@@ -4,10 +4,31 @@
 SLUICE_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SLUICE_PG_BIN="${SLUICE_PG_BIN:-/usr/lib/postgresql/15/bin}"
 
-# Debian packages the build, the tests and the benchmarks need.
+# Debian packages the build, the tests and the benchmarks need, each with the reason it is here
+# (printed when it is installed). Order is the order of installation.
 SLUICE_APT_PACKAGES=(
   postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev libssl-dev
   pgbouncer libpostgresql-jdbc-java default-jre-headless pkg-config python3-venv
+)
+declare -A SLUICE_APT_WHY=(
+  [postgresql-15]="the throwaway PostgreSQL server behind the tests and the quickstart"
+  [postgresql-client-15]="psql and pgbench, the tests' and benchmarks' clients"
+  [postgresql-contrib]="pg_stat_statements and friends, used by some tests"
+  [libpq-dev]="libpq headers: the CLibpq module (sluice doctor, load generator)"
+  [libssl-dev]="OpenSSL headers: TLS and SCRAM crypto (COpenSSL module)"
+  [pgbouncer]="the side-by-side benchmarks and the PgBouncer-compatibility tests"
+  [libpostgresql-jdbc-java]="the PostgreSQL JDBC driver of the Java client tests"
+  [default-jre-headless]="the Java runtime that runs the JDBC tests"
+  [pkg-config]="finds OpenSSL and libpq for swift build"
+  [python3-venv]="the virtualenv of the Python driver tests"
+)
+# Debian's node-postgres and the node-* packages it needs at run time. They are unpacked into
+# .node/ (not installed: Debian's node-pg conflicts with this machine's Node.js build).
+# node-libpq (pg-native) is left out: it is built for Debian's own Node.js ABI.
+SLUICE_NODE_DEBS=(
+  node-pg node-async node-inherits node-isarray node-core-util-is node-process-nextick-args
+  node-readable-stream node-safe-buffer node-split2 node-string-decoder node-through2
+  node-util-deprecate node-xtend
 )
 # Python packages of the integration suite (pip requirement specifiers).
 SLUICE_PY_PACKAGES=(
@@ -21,41 +42,88 @@ sluice_section() {
   printf '\n==================== %s ====================\n' "$*"
 }
 
+# Pipelines here never end in a reader that stops early (grep -q, head): under `set -o pipefail`
+# the writer then dies of SIGPIPE and the pipeline fails although the reader found its match.
+# Output is captured whole into a variable and parsed from there.
+
 _sluice_pkg_installed() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
 
-# sluice_install_deps: apt-get install whatever of SLUICE_APT_PACKAGES is missing.
-# A warm machine (everything installed) never touches apt.
+# sluice_apt_candidate PKG: prints the version apt would install (installed packages have one
+# from dpkg's status even without package lists), or nothing when there is none.
+sluice_apt_candidate() {
+  local policy candidate
+  policy="$(apt-cache policy "$1" 2>/dev/null)" || return 0
+  candidate="$(awk '$1 == "Candidate:" { print $2 }' <<<"$policy")"
+  [ "$candidate" = "(none)" ] || printf '%s' "$candidate"
+}
+
+_SLUICE_APT_UPDATED=0
+_sluice_apt_update() {
+  [ "$_SLUICE_APT_UPDATED" -eq 0 ] || return 0
+  sluice_log "apt-get update (package lists for what follows)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  _SLUICE_APT_UPDATED=1
+}
+
+# sluice_check_installable: every listed package, installed or not, must have an apt candidate.
+# Runs on every call of sluice_install_deps, so a broken check fails on warm machines (CI's) too,
+# not only on new ones. Fetches package lists once when a missing package has no candidate yet.
+sluice_check_installable() {
+  local pkg no_candidate=()
+  for pkg in "${SLUICE_APT_PACKAGES[@]}"; do
+    [ -n "$(sluice_apt_candidate "$pkg")" ] || no_candidate+=("$pkg")
+  done
+  if [ "${#no_candidate[@]}" -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
+    _sluice_apt_update
+    local retry=("${no_candidate[@]}")
+    no_candidate=()
+    for pkg in "${retry[@]}"; do
+      [ -n "$(sluice_apt_candidate "$pkg")" ] || no_candidate+=("$pkg")
+    done
+  fi
+  for pkg in "${no_candidate[@]}"; do
+    # python3 may be a pyenv build that has venv built in.
+    if [ "$pkg" = python3-venv ] && python3 -c 'import venv, ensurepip' 2>/dev/null; then
+      sluice_log "python3-venv: no apt candidate; python3 has venv and ensurepip built in, using that"
+      continue
+    fi
+    sluice_log "apt has no candidate for package $pkg (needed for: ${SLUICE_APT_WHY[$pkg]:-?})"
+    return 1
+  done
+  sluice_log "apt packages: all ${#SLUICE_APT_PACKAGES[@]} installable"
+}
+
+# sluice_install_deps: apt-get install whatever of SLUICE_APT_PACKAGES is missing, saying what
+# and why. A warm machine only runs the installability check.
 sluice_install_deps() {
+  sluice_check_installable || return 1
   local missing=() pkg
   for pkg in "${SLUICE_APT_PACKAGES[@]}"; do
     _sluice_pkg_installed "$pkg" || missing+=("$pkg")
   done
   if [ "${#missing[@]}" -eq 0 ]; then
-    sluice_log "apt packages: all present"
+    sluice_log "apt packages: all ${#SLUICE_APT_PACKAGES[@]} present"
     return 0
   fi
-  sluice_log "apt packages missing: ${missing[*]}"
+  local installable=()
+  for pkg in "${missing[@]}"; do
+    if [ -z "$(sluice_apt_candidate "$pkg")" ]; then
+      continue   # python3-venv on a python3 with venv built in (checked above)
+    fi
+    installable+=("$pkg")
+  done
+  [ "${#installable[@]}" -gt 0 ] || return 0
+  for pkg in "${installable[@]}"; do
+    sluice_log "to install: $pkg $(sluice_apt_candidate "$pkg") — ${SLUICE_APT_WHY[$pkg]:-}"
+  done
   if [ "$(id -u)" -ne 0 ]; then
-    sluice_log "not root: cannot apt-get install ${missing[*]}"
+    sluice_log "not root: cannot apt-get install ${installable[*]}; install them, then run this again"
     return 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  local installable=()
-  for pkg in "${missing[@]}"; do
-    if apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
-      installable+=("$pkg")
-    elif [ "$pkg" = python3-venv ]; then
-      # python3 may be a pyenv build that has venv built in.
-      sluice_log "python3-venv not available from apt; relying on python3's own venv"
-    else
-      sluice_log "apt has no candidate for package $pkg"
-      return 1
-    fi
-  done
-  [ "${#installable[@]}" -gt 0 ] || return 0
+  _sluice_apt_update
   # Keep package scripts from starting services (the postgresql and pgbouncer
   # packages would start a cluster on 5432 and a pooler on 6432).
   local policy=/usr/sbin/policy-rc.d made_policy=0
@@ -65,9 +133,55 @@ sluice_install_deps() {
     made_policy=1
   fi
   local rc=0
-  apt-get install -y -q --no-install-recommends "${installable[@]}" || rc=$?
+  apt-get install -y -q --no-install-recommends "${installable[@]}" >&2 || rc=$?
   [ "$made_policy" -eq 0 ] || rm -f "$policy"
-  return "$rc"
+  if [ "$rc" -ne 0 ]; then
+    sluice_log "apt-get install failed (exit $rc) for: ${installable[*]}"
+    return "$rc"
+  fi
+  for pkg in "${installable[@]}"; do
+    _sluice_pkg_installed "$pkg" || { sluice_log "$pkg is still not installed after apt-get install"; return 1; }
+  done
+  sluice_log "installed: ${installable[*]}"
+}
+
+# sluice_node_pg: Debian's node-postgres unpacked into $SLUICE_REPO/.node, for the Node.js client
+# tests. Prints the NODE_PATH to use. Needs `node` (this machine kind ships Node.js 20; elsewhere
+# Debian's nodejs is installed).
+sluice_node_pg() {
+  local root="$SLUICE_REPO/.node" path
+  path="$root/usr/share/nodejs"
+  if ! command -v node >/dev/null 2>&1; then
+    sluice_log "node not found: installing Debian's nodejs (runs the node-postgres tests)"
+    _sluice_apt_update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs >&2 || return 1
+  fi
+  if [ -f "$root/.complete" ] && NODE_PATH="$path" node -e 'require("pg")' 2>/dev/null; then
+    sluice_log "node-postgres: present in ${root#$SLUICE_REPO/}"
+    printf '%s\n' "$path"
+    return 0
+  fi
+  sluice_log "node-postgres: apt-get download ${SLUICE_NODE_DEBS[*]} and unpack into ${root#$SLUICE_REPO/}"
+  rm -rf "$root"
+  local debs
+  debs="$(mktemp -d /tmp/sluice-node-debs.XXXXXX)"
+  chmod 755 "$debs"
+  # A download needs package lists; without them (a new machine) fetch them once and retry.
+  local download=(apt-get download -q -o APT::Sandbox::User=root "${SLUICE_NODE_DEBS[@]}")
+  if ! (cd "$debs" && "${download[@]}" >&2); then
+    _sluice_apt_update
+    (cd "$debs" && "${download[@]}" >&2) \
+      || { rm -rf "$debs"; sluice_log "apt-get download of node-postgres failed"; return 1; }
+  fi
+  local deb
+  for deb in "$debs"/*.deb; do
+    dpkg-deb -x "$deb" "$root" || { rm -rf "$debs"; return 1; }
+  done
+  rm -rf "$debs"
+  NODE_PATH="$path" node -e 'require("pg")' >&2 || { sluice_log "node cannot load the unpacked pg"; return 1; }
+  : >"$root/.complete"
+  sluice_log "node-postgres $(NODE_PATH="$path" node -p 'require("pg/package.json").version') ready (node $(node --version))"
+  printf '%s\n' "$path"
 }
 
 # sluice_pg_dir NAME: the cluster's directory, through the symlink if it has one.
