@@ -279,6 +279,33 @@ def test_closes_and_auth_failures_are_counted_by_reason(sluice):
     assert m.value("sluice_client_connections_refused_total") == 0
 
 
+def test_port_probes_are_counted_not_logged_as_failed_logins(sluice):
+    """A TCP connect-and-close (a load balancer's health check, the quickstart's readiness wait)
+    is counted as reason=probe and leaves no "client login failed" line; a real failed login
+    still does."""
+    process, port = start(sluice)
+    # The fixture's own wait for the port was a probe too: let it be counted first.
+    before = support.wait_until(
+        lambda: (r := scrape(port).labelled("sluice_client_connections_closed_total", "reason"))
+        .get("probe", 0) >= 1 and r, 10, message="the fixture's probe counted")
+    for _ in range(3):
+        assert support.port_accepts("127.0.0.1", process.port)
+
+    def probes():
+        reasons = scrape(port).labelled("sluice_client_connections_closed_total", "reason")
+        delta = reasons.get("probe", 0) - before.get("probe", 0)
+        return delta if delta >= 3 else None
+
+    assert support.wait_until(probes, 10, message="probes counted") == 3
+    assert "client login failed" not in process.log_text()
+    assert "client_close" not in process.log_text()
+
+    with pytest.raises(psycopg2.OperationalError):
+        process.connect("app", password="wrong-password")
+    support.wait_until(lambda: "client login failed" in process.log_text(), 10,
+                       message="the failed login logged")
+
+
 def test_health_and_ready_follow_pause_and_resume(sluice):
     process, port = start(sluice)
     assert http_get(port, "/health") == (200, "ok\n")

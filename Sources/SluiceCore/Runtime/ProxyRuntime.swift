@@ -279,7 +279,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         limits.release(host: client.peer.host, database: client.database, user: client.user, admitted: client.admitted)
         if client.processID != 0, cancelKeys[client.processID] === client { cancelKeys[client.processID] = nil }
         stats.clientCloses[reason, default: 0] += 1
-        if quiet { return }
+        if quiet {
+            logger.debug("client closed", metadata: ["client": "\(client.peer)", "reason": "\(reason)"])
+            return
+        }
         var metadata: Logger.Metadata = [
             "client": "\(client.peer)", "database": "\(client.database)", "user": "\(client.user)",
             "application_name": "\(client.applicationName)", "reason": "\(reason)"]

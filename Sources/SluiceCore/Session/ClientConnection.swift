@@ -121,7 +121,11 @@ public final class ClientConnection: IOHandler {
         repeat {
             switch socket.read(into: input, chunk: passthrough > 0 ? 65536 : phase == .linked ? 4096 : 512) {
             case .wouldBlock: return
-            case .endOfFile: close(reason: "client_close"); return
+            case .endOfFile:
+                // A connection closed before sending a byte is a port probe (a load balancer's TCP
+                // health check, a script waiting for the port): counted, logged at debug only.
+                if phase == .startup && input.isEmpty { close(reason: "probe", quiet: true); return }
+                close(reason: "client_close"); return
             case .failed: close(reason: socket.isTLS ? "tls_error" : "client_error"); return
             case .bytes: lastReadAt = runtime.loop.now
             }
