@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig"]),
         .testTarget(name: "SluiceAdminTests", dependencies: ["SluiceAdmin", "SluiceCore", "PostgresWire"]),
     ],
-    // Loop-confined objects (DESIGN.md: one event loop owns its objects) are not Sendable by
+    // Loop-confined objects (docs/architecture.md: one event loop owns its objects) are not Sendable by
     // construction; Swift 5 mode keeps concurrency checking to warnings for them.
     swiftLanguageModes: [.v5]
 )

@@ -18,7 +18,7 @@ public protocol IOHandler: AnyObject {
 ///
 /// The loop keeps all of its sockets in one readiness set (epoll on Linux, kqueue on macOS)
 /// and is woken by a single `DispatchSourceRead` on that set's descriptor; the handler
-/// harvests ready sockets in batches (see DESIGN.md, "Event loop").
+/// harvests ready sockets in batches (see docs/architecture.md, "Event loop").
 ///
 /// While traffic keeps coming, the handler does not give the queue back after each batch: it
 /// waits on the readiness set itself, for at most `lingerMilliseconds` at a time and
