@@ -28,46 +28,46 @@ public struct FrameHeader: Equatable, Sendable {
 }
 
 public enum Framing {
-    public static let headerSize = 5
+    @inlinable public static var headerSize: Int { 5 }
     /// PostgreSQL refuses startup packets longer than this (`MAX_STARTUP_PACKET_LENGTH`).
-    public static let maxStartupPacketSize = 10_000
+    @inlinable public static var maxStartupPacketSize: Int { 10_000 }
     /// The shortest startup packet: length field plus protocol code.
-    public static let minStartupPacketSize = 8
+    @inlinable public static var minStartupPacketSize: Int { 8 }
+    /// The longest message PostgreSQL reads during authentication (`PG_MAX_AUTH_TOKEN_LENGTH` is
+    /// 65535 bytes of password or SASL data, plus the length field).
+    @inlinable public static var maxAuthenticationMessageSize: Int { 65_539 }
 
     /// Reads the 5-byte header at `offset` of `bytes`; nil if fewer than 5 bytes are there.
     public static func header(in bytes: UnsafeRawBufferPointer, at offset: Int, maxPacketSize: Int) throws(WireError) -> FrameHeader? {
-        guard offset >= 0, bytes.count - offset >= headerSize else { return nil }
-        let length = Int(Int32(bitPattern: UInt32(bytes[offset + 1]) << 24 | UInt32(bytes[offset + 2]) << 16
-            | UInt32(bytes[offset + 3]) << 8 | UInt32(bytes[offset + 4])))
-        return try validated(FrameHeader(type: bytes[offset], length: length), maxPacketSize: maxPacketSize)
+        guard let base = bytes.baseAddress else { return nil }
+        let scanner = FrameScanner(maxMessageSize: maxPacketSize)
+        switch scanner.frame(base, count: bytes.count, at: offset) {
+        case .incomplete: return nil
+        case .message(let type, let length): return FrameHeader(type: type, length: length)
+        case .invalid(_, let length): throw scanner.error(forLength: length)
+        }
     }
 
     /// Reads the 5-byte header at the start of `bytes`; nil if fewer than 5 bytes are there.
     public static func header(in bytes: ArraySlice<UInt8>, maxPacketSize: Int) throws(WireError) -> FrameHeader? {
-        guard bytes.count >= headerSize else { return nil }
-        let start = bytes.startIndex
-        let length = Int(readInt32(bytes, at: start + 1))
-        return try validated(FrameHeader(type: bytes[start], length: length), maxPacketSize: maxPacketSize)
+        let result: Result<FrameHeader?, WireError> = bytes.withUnsafeBytes { raw in
+            do throws(WireError) { return .success(try header(in: raw, at: 0, maxPacketSize: maxPacketSize)) } catch { return .failure(error) }
+        }
+        return try result.get()
     }
 
     /// The length field of a startup packet (includes itself); nil if fewer than 4 bytes are there.
     public static func startupLength(in bytes: ArraySlice<UInt8>) throws(WireError) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        let length = Int(readInt32(bytes, at: bytes.startIndex))
-        guard length >= minStartupPacketSize else { throw .invalidLength(length) }
-        guard length <= maxStartupPacketSize else { throw .packetTooLarge(length, max: maxStartupPacketSize) }
-        return length
-    }
-
-    private static func validated(_ header: FrameHeader, maxPacketSize: Int) throws(WireError) -> FrameHeader {
-        guard header.length >= 4 else { throw .invalidLength(header.length) }
-        guard header.length <= maxPacketSize else { throw .packetTooLarge(header.length, max: maxPacketSize) }
-        return header
-    }
-
-    private static func readInt32(_ bytes: ArraySlice<UInt8>, at index: Int) -> Int32 {
-        Int32(bitPattern: UInt32(bytes[index]) << 24 | UInt32(bytes[index + 1]) << 16
-            | UInt32(bytes[index + 2]) << 8 | UInt32(bytes[index + 3]))
+        let frame = bytes.withUnsafeBytes { raw -> StartupFrame in
+            guard let base = raw.baseAddress else { return .incomplete }
+            return FrameScanner.startupFrame(base, count: raw.count)
+        }
+        switch frame {
+        case .incomplete: return nil
+        case .packet(let length): return length
+        case .invalid(let length) where length < minStartupPacketSize: throw .invalidLength(length)
+        case .invalid(let length): throw .packetTooLarge(length, max: maxStartupPacketSize)
+        }
     }
 }
 
