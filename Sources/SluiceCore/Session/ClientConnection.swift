@@ -245,12 +245,15 @@ public final class ClientConnection: IOHandler {
             if login.isTLS == false && runtime.clientTLSAvailable { startTLS(direct: true) } else { close(reason: "tls_unavailable") }
             return
         }
-        while phase == .startup && input.readableBytes >= 4 {
-            let length = Int(input.int32(at: 0))
-            guard length >= 8, length <= 10_000 else {
+        while phase == .startup {
+            let length: Int
+            switch FrameScanner.startupFrame(UnsafeRawPointer(input.readPointer), count: input.readableBytes) {
+            case .incomplete: return
+            case .invalid:
                 closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
                                              message: "invalid length of startup packet"), reason: "protocol_violation")
                 return
+            case .packet(let packetLength): length = packetLength
             }
             guard input.readableBytes >= length else { return }
             let body = input.bytes(at: 4, count: length - 4)
@@ -268,17 +271,17 @@ public final class ClientConnection: IOHandler {
     }
 
     private func processLogin() {
-        while phase == .login && input.readableBytes >= 5 {
-            let type = input.byte(at: 0)
-            let length = Int(input.int32(at: 1))
-            guard length >= 4, length <= 65536 else {
+        let scanner = FrameScanner(maxMessageSize: Framing.maxAuthenticationMessageSize)
+        while phase == .login {
+            let type: UInt8, body: [UInt8]
+            switch input.nextWholeMessage(scanner) {
+            case .incomplete: return
+            case .invalid(let length):
                 closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
                                              message: "invalid message length \(length) during authentication"), reason: "protocol_violation")
                 return
+            case .message(let messageType, let messageBody): type = messageType; body = messageBody
             }
-            guard input.readableBytes >= length + 1 else { return }
-            let body = input.bytes(at: 5, count: length - 4)
-            input.consume(length + 1)
             if type == UInt8(ascii: "p") {
                 perform(login.passwordMessageReceived(body: body[...]))
             } else if type == UInt8(ascii: "X") {
@@ -486,15 +489,20 @@ public final class ClientConnection: IOHandler {
         var position = input.skipPassthrough(&passthrough, available: available)
         var forwardFrom = 0
         var terminate = false
-        scan: while let (type, length) = input.messageHeader(at: position, available: available) {
-            guard length >= 4, length <= runtime.config.maxPacketSize else {
+        let scanner = FrameScanner(maxMessageSize: runtime.config.maxPacketSize)
+        scan: while true {
+            let type: UInt8, length: Int
+            switch input.frame(at: position, available: available, scanner: scanner) {
+            case .incomplete: break scan
+            case .invalid(_, let badLength):
                 if position > forwardFrom { _ = server.send(input.readPointer + forwardFrom, count: position - forwardFrom) }
                 input.consume(position)
                 closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
-                                             message: length < 4 ? "invalid message length \(length)"
-                                                : "message of \(length) bytes exceeds max_packet_size (\(runtime.config.maxPacketSize))"),
+                                             message: badLength < 4 ? "invalid message length \(badLength)"
+                                                : "message of \(badLength) bytes exceeds max_packet_size (\(runtime.config.maxPacketSize))"),
                                reason: "protocol_violation")
                 return
+            case .message(let messageType, let messageLength): type = messageType; length = messageLength
             }
             let total = length + 1
             if busySince == nil && type != UInt8(ascii: "X") { busySince = runtime.loop.now }
@@ -684,12 +692,14 @@ public final class ClientConnection: IOHandler {
     /// A statement with an error then reports it at its first Bind rather than at Parse.
     private func answerParseSyncLocally() -> Bool {
         guard phase == .idle, pool?.settings.mode == .transaction, runtime.config.maxPreparedStatements > 0,
-              input.readableBytes >= 5, input.byte(at: 0) == UInt8(ascii: "P") else { return false }
-        let parseLength = Int(input.int32(at: 1))
-        guard parseLength >= 6, parseLength <= 1 << 20, input.readableBytes >= parseLength + 1 + 5,
-              input.byte(at: 5) != 0,  // named
-              input.byte(at: parseLength + 1) == UInt8(ascii: "S"), input.int32(at: parseLength + 2) == 4,
               let pool else { return false }
+        let scanner = FrameScanner(maxMessageSize: runtime.config.maxPacketSize)
+        let available = input.readableBytes
+        guard case .message(UInt8(ascii: "P"), let parseLength) = input.frame(at: 0, available: available, scanner: scanner),
+              parseLength >= 6, available >= parseLength + 1 + 5,
+              input.byte(at: 5) != 0,  // named
+              case .message(UInt8(ascii: "S"), 4) = input.frame(at: parseLength + 1, available: available, scanner: scanner)
+        else { return false }
         guard let parse = try? Parse.decode(body: input.bytes(at: 5, count: parseLength - 4)[...]) else { return false }
         let key = StatementKey(query: parse.query, parameterTypes: parse.parameterTypeOIDs)
         statements[parse.statementName] = ClientStatement(key: key, serverName: pool.serverStatementName(for: key))
@@ -775,17 +785,17 @@ public final class ClientConnection: IOHandler {
 
     /// Admin console: answer simple queries; the extended protocol is refused until Sync.
     private func processAdmin() {
-        while phase == .admin && !adminBusy && input.readableBytes >= 5 {
-            let type = input.byte(at: 0)
-            let length = Int(input.int32(at: 1))
-            guard length >= 4, length <= 1 << 20 else {
+        let scanner = FrameScanner(maxMessageSize: runtime.config.maxPacketSize)
+        while phase == .admin && !adminBusy {
+            let type: UInt8, body: [UInt8]
+            switch input.nextWholeMessage(scanner) {
+            case .incomplete: return
+            case .invalid(let length):
                 closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
                                              message: "invalid message length \(length)"), reason: "protocol_violation")
                 return
+            case .message(let messageType, let messageBody): type = messageType; body = messageBody
             }
-            guard input.readableBytes >= length + 1 else { return }
-            let body = input.bytes(at: 5, count: length - 4)
-            input.consume(length + 1)
             requestAt = runtime.loop.now
             switch type {
             case UInt8(ascii: "X"):
@@ -870,17 +880,21 @@ public final class ClientConnection: IOHandler {
     /// Answers the request after a lost transaction: drops messages up to the next Query or Sync,
     /// then sends the saved ERROR and ReadyForQuery 'I'.
     private func answerFailedRequest() {
-        while input.readableBytes >= 5, let error = failNextRequest {
-            let type = input.byte(at: 0)
-            let length = Int(input.int32(at: 1))
-            guard length >= 4, length <= runtime.config.maxPacketSize else {
+        let scanner = FrameScanner(maxMessageSize: runtime.config.maxPacketSize)
+        while let error = failNextRequest {
+            let type: UInt8
+            switch input.frame(at: 0, available: input.readableBytes, scanner: scanner) {
+            case .incomplete: return
+            case .invalid(_, let length):
                 closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
                                              message: "invalid message length \(length)"), reason: "protocol_violation")
                 return
+            case .message(let messageType, let length):
+                if messageType == UInt8(ascii: "X") { close(reason: "client_close"); return }
+                guard input.readableBytes >= length + 1 else { return }
+                input.consume(length + 1)
+                type = messageType
             }
-            if type == UInt8(ascii: "X") { close(reason: "client_close"); return }
-            guard input.readableBytes >= length + 1 else { return }
-            input.consume(length + 1)
             if type == UInt8(ascii: "Q") || type == UInt8(ascii: "S") {
                 failNextRequest = nil
                 unsynced = false

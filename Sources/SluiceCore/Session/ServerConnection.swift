@@ -288,17 +288,13 @@ public final class ServerConnection: IOHandler {
 
     /// Calls `body` for each whole message in `input`; stops early when it returns false.
     private func forEachMessage(_ body: (UInt8, ArraySlice<UInt8>) -> Bool) {
-        while input.readableBytes >= 5 {
-            let length = Int(input.int32(at: 1))
-            guard length >= 4, length <= runtime.config.maxPacketSize else {
-                close(reason: "protocol_violation")
-                return
+        let scanner = FrameScanner(maxMessageSize: runtime.config.maxPacketSize)
+        while true {
+            switch input.nextWholeMessage(scanner) {
+            case .incomplete: return
+            case .invalid: close(reason: "protocol_violation"); return
+            case .message(let type, let bodyBytes): if !body(type, bodyBytes[...]) { return }
             }
-            guard input.readableBytes >= length + 1 else { return }
-            let type = input.byte(at: 0)
-            let bodyBytes = input.bytes(at: 5, count: length - 4)
-            input.consume(length + 1)
-            if !body(type, bodyBytes[...]) { return }
         }
     }
 
@@ -589,10 +585,13 @@ public final class ServerConnection: IOHandler {
             defer { forwardFrom = position }
             return client.sendToClient(input.readPointer + forwardFrom, count: position - forwardFrom)
         }
-        scan: while let (type, length) = input.messageHeader(at: position, available: available) {
-            guard length >= 4, length <= runtime.config.maxPacketSize else {
-                close(reason: "protocol_violation")
-                return
+        let scanner = FrameScanner(maxMessageSize: runtime.config.maxPacketSize)
+        scan: while true {
+            let type: UInt8, length: Int
+            switch input.frame(at: position, available: available, scanner: scanner) {
+            case .incomplete: break scan
+            case .invalid: close(reason: "protocol_violation"); return
+            case .message(let messageType, let messageLength): type = messageType; length = messageLength
             }
             let total = length + 1
             switch type {
