@@ -14,10 +14,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     private(set) var pools: [String: Pool] = [:]
     private var credentials = CredentialStore()
     private var listeners: [Listener] = []
-    private var clients: [UInt64: ClientConnection] = [:]
+    private(set) var clients: [UInt64: ClientConnection] = [:]
     private var cancelKeys: [Int32: ClientConnection] = [:]
     private var idCounter: UInt64 = 0
-    public private(set) var stats = RuntimeStats()
+    public internal(set) var stats = RuntimeStats()
     private(set) var clientAuthentication: ClientAuthentication
     public private(set) var shuttingDown = false
     /// The admin console implementation (SluiceAdmin), set by the executable.
@@ -29,7 +29,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Unix time at start, and the loop time it corresponds to.
     let startedAtUnix = Date().timeIntervalSince1970
     private var startedAtLoop: UInt64 = 0
-    private var leakTimer: SluiceIO.Timer?
+    /// The janitor's once-a-second tick (ProxyRuntime+Janitor.swift).
+    var janitorTimer: SluiceIO.Timer?
     private var tlsLoadError: Error?
     /// Live client counts for the client limits, shared by every worker.
     let limits: ClientLimitBook
@@ -382,68 +383,6 @@ public final class ProxyRuntime: @unchecked Sendable {
             if pool.lastConnectFailure != nil && loop.now &- pool.lastConnectSuccess > 60_000 { return false }
         }
         return true
-    }
-
-    // MARK: leak detection
-
-    private func scheduleLeakCheck() {
-        leakTimer = loop.timers.scheduleRepeating(now: loop.now, everyMilliseconds: 1000) { [weak self] in
-            self?.checkClientTimeouts()
-            self?.checkLeaks()
-        }
-    }
-
-    /// Once a second: warn once about every client holding a server past `leak_detection_threshold`.
-    /// Once a second: client_idle_timeout, idle_transaction_timeout, query_timeout.
-    private func checkClientTimeouts() {
-        let now = loop.now
-        let idleLimit = UInt64(config.clientIdleTimeout * 1000)
-        let idleInTransactionLimit = UInt64(config.idleTransactionTimeout * 1000)
-        let queryLimit = UInt64(config.queryTimeout * 1000)
-        guard idleLimit > 0 || idleInTransactionLimit > 0 || queryLimit > 0 else { return }
-        for client in Array(clients.values) {
-            let quiet = now &- client.lastReadAt
-            switch client.phase {
-            case .idle where idleLimit > 0 && quiet >= idleLimit:
-                client.closeWithError(ErrorResponse(severity: .fatal, code: SQLState.idleSessionTimeout,
-                                                    message: "terminating connection due to client_idle_timeout (\(formatSeconds(config.clientIdleTimeout)))"),
-                                      reason: "client_idle_timeout")
-            case .linked:
-                guard let server = client.server else { continue }
-                if idleInTransactionLimit > 0, server.transactionStatus != .idle, server.pendingReadyForQuery == 0,
-                   quiet >= idleInTransactionLimit {
-                    client.closeWithError(ErrorResponse(severity: .fatal, code: SQLState.idleInTransactionSessionTimeout,
-                                                        message: "terminating connection due to idle_transaction_timeout (\(formatSeconds(config.idleTransactionTimeout))): the transaction was rolled back"),
-                                          reason: "idle_transaction_timeout")
-                } else if queryLimit > 0, server.pendingReadyForQuery > 0, server.queryStartedAt > 0,
-                          now &- server.queryStartedAt >= queryLimit, !server.queryTimeoutFired {
-                    server.queryTimeoutFired = true
-                    stats.queryTimeouts += 1
-                    server.cancelBackend()
-                }
-            default:
-                continue
-            }
-        }
-    }
-
-    private func checkLeaks() {
-        let threshold = config.leakDetectionThreshold
-        guard threshold > 0 else { return }
-        let now = loop.now
-        for client in clients.values where !client.leakReported {
-            guard let held = client.heldSeconds(now: now), held >= threshold else { continue }
-            client.leakReported = true
-            stats.leakSuspects += 1
-            client.pool?.countLeakSuspect()
-            var metadata: Logger.Metadata = [
-                "client": "\(client.peer)", "database": "\(client.database)", "user": "\(client.user)",
-                "application_name": "\(client.applicationName)", "held_for_s": "\(held)",
-                "tx_state": "\(client.server.map { String(UnicodeScalar($0.transactionStatus.rawValue)) } ?? "-")"]
-            if config.logLeakQueries, let query = client.lastQuery { metadata["last_query"] = "\(query)" }
-            logger.warning("leak suspect: client has held a server connection longer than leak_detection_threshold",
-                           metadata: metadata)
-        }
     }
 
     // MARK: snapshot

@@ -33,7 +33,7 @@ public final class ClientConnection: IOHandler {
     private(set) var pool: Pool?
     private(set) var server: ServerConnection?
     /// The settings this client expects on whichever server it uses.
-    var wanted = SessionParameters()
+    private(set) var wanted = SessionParameters()
     public private(set) var user = ""
     public private(set) var database = ""
     public private(set) var applicationName = ""
@@ -56,7 +56,7 @@ public final class ClientConnection: IOHandler {
     /// Loop time (ms) the current server was linked.
     private(set) var linkedAt: UInt64 = 0
     /// Already reported as a leak suspect in this transaction.
-    var leakReported = false
+    private(set) var leakReported = false
     /// First 200 characters of the last statement (only with `log_leak_queries`).
     private(set) var lastQuery: String?
     private(set) var adminPrivilege: AdminPrivilege?
@@ -65,7 +65,7 @@ public final class ClientConnection: IOHandler {
     /// A failed login waiting out `auth_failure_delay`.
     private var authFailurePending = false
     /// A lone SET/RESET query in flight; applied to `wanted` if it succeeds outside a transaction.
-    var pendingSetStatement: SetStatement?
+    private var pendingSetStatement: SetStatement?
     /// Loop time of the last bytes read from the client (idle timeouts).
     private(set) var lastReadAt: UInt64 = 0
     /// Session mode: the client may have state Sluice cannot rebuild (temp tables, LISTEN,
@@ -454,6 +454,19 @@ public final class ClientConnection: IOHandler {
     }
 
     /// Seconds the current transaction has held its server (nil when idle).
+    /// The janitor reported this client as a leak suspect: not again in this hold.
+    func becameLeakSuspect() { leakReported = true }
+
+    /// The server finished the lone SET/RESET this client sent (if any): returns it when it took
+    /// effect (`applied`: outside a transaction, no error), after applying it to `wanted`.
+    @inline(__always) func setStatementCompleted(applied: Bool) -> SetStatement? {
+        guard let statement = pendingSetStatement else { return nil }
+        pendingSetStatement = nil
+        guard applied else { return nil }
+        wanted.apply(statement)
+        return statement
+    }
+
     func heldSeconds(now: UInt64) -> Double? {
         busySince.map { Double(now - $0) / 1000 }
     }
@@ -524,11 +537,7 @@ public final class ClientConnection: IOHandler {
                         continue
                     }
                 }
-                if server.pendingReadyForQuery == 0 {
-                    server.queryStartedAt = runtime.loop.now
-                    server.queryTimeoutFired = false
-                }
-                server.pendingReadyForQuery += 1
+                server.requestForwarded(now: runtime.loop.now)
                 unsynced = false
                 slot = type == UInt8(ascii: "S") ? .sync : .query
                 if type == UInt8(ascii: "Q") && !sessionStateUnknown && pool?.settings.mode == .session {

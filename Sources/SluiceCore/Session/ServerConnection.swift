@@ -39,13 +39,13 @@ public final class ServerConnection: IOHandler {
     public private(set) var linkedSince: UInt64 = 0
     public private(set) var transactionStatus: TransactionStatus = .idle
     /// ReadyForQuery messages still owed for Query/Sync messages forwarded.
-    var pendingReadyForQuery = 0
+    private(set) var pendingReadyForQuery = 0
     /// Bytes of a server message still to forward unparsed.
     private var passthrough = 0
     /// Loop time the oldest outstanding query was sent (for query_timeout); 0 when none.
-    var queryStartedAt: UInt64 = 0
+    private(set) var queryStartedAt: UInt64 = 0
     /// query_timeout already fired for the running query.
-    var queryTimeoutFired = false
+    private(set) var queryTimeoutFired = false
     /// An ErrorResponse passed since the last ReadyForQuery.
     private var sawError = false
     /// Requests in flight, in order (transaction mode with statement mapping).
@@ -457,6 +457,24 @@ public final class ServerConnection: IOHandler {
         }
     }
 
+    /// The linked client forwarded a Query, Sync or FunctionCall: one more ReadyForQuery is owed.
+    @inline(__always) func requestForwarded(now: UInt64) {
+        if pendingReadyForQuery == 0 {
+            queryStartedAt = now
+            queryTimeoutFired = false
+        }
+        pendingReadyForQuery += 1
+    }
+
+    /// query_timeout ran out for the running request: cancels it on the backend, once.
+    /// Returns whether a cancel was sent.
+    func queryTimedOut() -> Bool {
+        guard !queryTimeoutFired, pendingReadyForQuery > 0 else { return false }
+        queryTimeoutFired = true
+        cancelBackend()
+        return true
+    }
+
     /// Sends a CancelRequest for this server's backend on a new connection.
     func cancelBackend() {
         guard let key = backendKey else { return }
@@ -604,13 +622,9 @@ public final class ServerConnection: IOHandler {
                 if queryStartedAt > 0 { pool.countQueryTime(microseconds: (runtime.loop.now &- queryStartedAt) * 1000) }
                 if pendingReadyForQuery == 0 { queryStartedAt = 0 } else { queryStartedAt = runtime.loop.now }
                 pool.countQuery()
-                if let statement = client.pendingSetStatement {
-                    client.pendingSetStatement = nil
-                    if transactionStatus == .idle && !sawError {
-                        client.wanted.apply(statement)
-                        parameters.clientRan(statement)
-                        if statement == .resetAll { preparedOnServer.removeAll() }
-                    }
+                if let statement = client.setStatementCompleted(applied: transactionStatus == .idle && !sawError) {
+                    parameters.clientRan(statement)
+                    if statement == .resetAll { preparedOnServer.removeAll() }
                 }
                 sawError = false
                 if slots.first?.isSynthetic == true {
