@@ -12,7 +12,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     public private(set) var config: SluiceConfig
     public var logger: Logger
     private(set) var pools: [String: Pool] = [:]
-    private var credentials = CredentialStore()
+    /// Logins' targets, credentials and TLS policy, rebuilt at every reload.
+    private(set) var router: Router
     private var listeners: [Listener] = []
     private(set) var clients: [UInt64: ClientConnection] = [:]
     private var cancelKeys: [Int32: ClientConnection] = [:]
@@ -28,7 +29,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     public var shutdownHandler: (() -> Void)?
     /// Unix time at start, and the loop time it corresponds to.
     let startedAtUnix = Date().timeIntervalSince1970
-    private var startedAtLoop: UInt64 = 0
+    private(set) var startedAtLoop: UInt64 = 0
     /// The janitor's once-a-second tick (ProxyRuntime+Janitor.swift).
     var janitorTimer: SluiceIO.Timer?
     private var tlsLoadError: Error?
@@ -61,6 +62,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             ?? EventLoop.defaultLingerMilliseconds
         self.loop = try EventLoop(index: worker, lingerMilliseconds: linger)
         self.clientAuthentication = config.clientAuth == .md5 ? .md5 : .scramSHA256
+        self.router = Router(config: SluiceConfig())
     }
 
     /// Client and server ids, unique across workers: `id % workers` is the worker that owns it.
@@ -120,7 +122,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
         self.config = config
         clientAuthentication = config.clientAuth == .md5 ? .md5 : .scramSHA256
-        credentials.rebuild(from: config)
+        router.apply(config)
         for (name, database) in config.databases {
             let whole = PoolSettings(config: config, database: database)
             if worker == 0 && whole.poolSize > 0 && whole.poolSize < workerCount {
@@ -150,35 +152,17 @@ public final class ProxyRuntime: @unchecked Sendable {
         return pool
     }
 
-    /// Names clients use for the admin console.
-    static let adminDatabases: Set<String> = ["sluice", "pgbouncer"]
-
     func lookup(database: String, user: String) -> LoginLookup {
-        if Self.adminDatabases.contains(database) {
-            return .database(credentials: credentials.lookupAny(user: user), tlsRequired: config.clientTLS(for: nil) == .require)
-        }
-        guard let pool = pool(named: database) else { return .unknownDatabase }
-        return .database(credentials: credentials.lookup(user: user, database: pool.settings),
-                         tlsRequired: config.clientTLS(for: config.databases[database]) == .require)
+        router.lookup(database: database, user: user, pool: pool(named: database)?.settings)
     }
 
-    /// Whether an SSLRequest is answered 'S': a certificate is loaded and some policy allows TLS.
-    var clientTLSAvailable: Bool {
-        guard clientTLSContext != nil else { return false }
-        if config.clientTLS(for: nil) != .disable { return true }
-        return config.databases.values.contains { config.clientTLS(for: $0) != .disable }
-    }
+    var clientTLSAvailable: Bool { router.clientTLSAvailable(certificateLoaded: clientTLSContext != nil) }
 
-    /// The console privilege of `user` on an admin database; nil when `database` is not the console.
-    /// A user in neither list is refused by `ClientConnection` with 42501.
     func adminPrivilege(database: String, user: String) -> AdminPrivilege? {
-        guard Self.adminDatabases.contains(database) else { return nil }
-        if config.adminUsers.contains(user) { return .admin }
-        if config.statsUsers.contains(user) { return .stats }
-        return .none
+        router.adminPrivilege(database: database, user: user)
     }
 
-    func isAdminDatabase(_ name: String) -> Bool { Self.adminDatabases.contains(name) }
+    func isAdminDatabase(_ name: String) -> Bool { router.isAdminDatabase(name) }
 
     // MARK: clients
 
@@ -383,93 +367,6 @@ public final class ProxyRuntime: @unchecked Sendable {
             if pool.lastConnectFailure != nil && loop.now &- pool.lastConnectSuccess > 60_000 { return false }
         }
         return true
-    }
-
-    // MARK: snapshot
-
-    private func unixTime(_ loopTime: UInt64) -> Double {
-        startedAtUnix + Double(Int64(bitPattern: loopTime &- startedAtLoop)) / 1000
-    }
-
-    /// Copies the state for the admin console and metrics (call on the loop).
-    public func snapshot() -> ProxySnapshot {
-        checkLeaks()  // suspects past the threshold are reported (and counted) before anyone reads them
-        let now = loop.now
-        var clientSnapshots: [ClientSnapshot] = []
-        var poolClients: [String: (active: Int, waiting: Int, idle: Int, idleInTx: Int, login: Int)] = [:]
-        for client in clients.values {
-            var state: String
-            switch client.phase {
-            case .startup, .tlsHandshake, .login, .awaitingParameters: state = "login"
-            case .idle, .admin: state = "idle"
-            case .waiting: state = "waiting"
-            case .linked:
-                if let server = client.server, server.transactionStatus != .idle, server.pendingReadyForQuery == 0 {
-                    state = "idle_in_transaction"
-                } else {
-                    state = "active"
-                }
-            case .closed: continue
-            }
-            var counts = poolClients[client.database] ?? (0, 0, 0, 0, 0)
-            switch state {
-            case "active": counts.active += 1
-            case "waiting": counts.waiting += 1
-            case "idle": counts.idle += 1
-            case "idle_in_transaction": counts.idleInTx += 1
-            default: counts.login += 1
-            }
-            poolClients[client.database] = counts
-            clientSnapshots.append(ClientSnapshot(
-                id: client.id, user: client.user, database: client.database, state: state,
-                address: client.peer.host, port: client.peer.port, connectedAt: unixTime(client.connectedAt),
-                requestAt: unixTime(max(client.requestAt, client.connectedAt)),
-                waitSeconds: client.phase == .waiting ? Double(now &- client.waitStartedAt) / 1000 : 0,
-                applicationName: client.applicationName, serverID: client.server?.id,
-                heldSeconds: client.heldSeconds(now: now),
-                transactionStatus: client.server.map { String(UnicodeScalar($0.transactionStatus.rawValue)) },
-                processID: client.processID, tls: client.tlsDescription, lastQuery: config.logLeakQueries ? client.lastQuery : nil,
-                isAdmin: client.phase == .admin))
-        }
-        var poolSnapshots: [PoolSnapshot] = []
-        var serverSnapshots: [ServerSnapshot] = []
-        for (name, pool) in pools.sorted(by: { $0.key < $1.key }) {
-            var byState: [String: Int] = [:]
-            for server in pool.allServers {
-                byState[server.stateName, default: 0] += 1
-                serverSnapshots.append(ServerSnapshot(
-                    id: server.id, database: name, user: pool.settings.url.user, state: server.stateName,
-                    address: pool.settings.url.host, port: pool.settings.url.port,
-                    connectedAt: unixTime(server.createdAt), requestAt: unixTime(max(server.idleSince, server.linkedSince)),
-                    backendPID: server.backendKey?.processID ?? 0, clientID: server.client?.id,
-                    applicationName: server.client?.applicationName ?? "", tls: server.tlsDescription))
-            }
-            let counts = poolClients[name] ?? (0, 0, 0, 0, 0)
-            poolSnapshots.append(PoolSnapshot(
-                database: name, upstreamUser: pool.settings.url.user, upstreamHost: pool.settings.url.host,
-                upstreamPort: pool.settings.url.port, upstreamDatabase: pool.settings.url.database, mode: pool.settings.mode,
-                poolSize: pool.settings.poolSize, minPoolSize: pool.settings.minPoolSize, paused: pool.paused,
-                clientsActive: counts.active, clientsWaiting: counts.waiting, clientsIdle: counts.idle,
-                clientsIdleInTransaction: counts.idleInTx, clientsLogin: counts.login,
-                serversActive: byState["active", default: 0], serversIdle: byState["idle", default: 0],
-                serversUsed: byState["used", default: 0], serversTested: byState["tested", default: 0],
-                serversLogin: byState["login", default: 0],
-                maxWaitSeconds: pool.oldestWaitStart.map { Double(now &- $0) / 1000 } ?? 0,
-                stats: pool.stats, lastConnectError: pool.lastConnectFailure?.description))
-        }
-        return ProxySnapshot(version: sluiceVersion, startedAt: startedAtUnix, takenAt: Date().timeIntervalSince1970,
-                             paused: pools.values.contains { $0.paused }, shuttingDown: shuttingDown, config: config,
-                             pools: poolSnapshots, clients: clientSnapshots, servers: serverSnapshots, totals: stats)
-    }
-
-    /// The snapshot the admin console answers from: this runtime's, or with several workers the
-    /// merged one, gathered without blocking this loop. `completion` runs on this loop.
-    func withSnapshot(_ completion: @escaping (ProxySnapshot) -> Void) {
-        if let group, workerCount > 1 {
-            group.gatherSnapshot(on: self, completion)
-        } else {
-            completion(snapshot())
-        }
     }
 
     // MARK: shutdown
