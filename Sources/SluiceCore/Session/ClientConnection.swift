@@ -530,7 +530,7 @@ public final class ClientConnection: IOHandler {
                     if let name = deallocatedStatementName(at: position, length: length) {
                         // Sluice keeps the shared server-side statement; only the client's name goes.
                         if position > forwardFrom && !server.send(input.readPointer + forwardFrom, count: position - forwardFrom) { return }
-                        statements[name] = nil
+                        statements.forget(name)
                         position += total
                         forwardFrom = position
                         server.pushSlot(.syntheticDeallocate, emitNow: false)
@@ -556,7 +556,9 @@ public final class ClientConnection: IOHandler {
                     captureQuery(at: position, length: length, skipName: true)
                 }
                 if mapStatements && type != UInt8(ascii: "E") {
-                    guard let named = refersToNamedStatement(type: type, at: position, available: available) else { break scan }
+                    guard let named = StatementMapper.refersToNamedStatement(
+                        type: type, base: UnsafeRawPointer(input.readPointer), body: position + 5, available: available)
+                    else { break scan }
                     if named {
                         guard available - position >= total else { break scan }
                         if position > forwardFrom && !server.send(input.readPointer + forwardFrom, count: position - forwardFrom) { return }
@@ -603,76 +605,25 @@ public final class ClientConnection: IOHandler {
     // MARK: prepared statements (transaction mode)
 
     /// The client's named statements (client name → shared server-side statement).
-    private var statements: [String: ClientStatement] = [:]
+    private var statements = StatementMapper()
 
-    /// Whether a Parse/Bind/Describe/Close at `position` names a statement (not the unnamed one,
-    /// not a portal); nil when too few of its bytes have arrived to tell.
-    private func refersToNamedStatement(type: UInt8, at position: Int, available: Int) -> Bool? {
-        let body = position + 5
-        switch type {
-        case UInt8(ascii: "P"):
-            return available > body ? input.byte(at: body) != 0 : nil
-        case UInt8(ascii: "B"):
-            // portal name, then statement name: find the first NUL, look at the byte after it.
-            var offset = body
-            while offset < available && input.byte(at: offset) != 0 { offset += 1 }
-            return offset + 1 < available ? input.byte(at: offset + 1) != 0 : nil
-        case UInt8(ascii: "D"), UInt8(ascii: "C"):
-            guard available > body + 1 else { return nil }
-            return input.byte(at: body) == UInt8(ascii: "S") && input.byte(at: body + 1) != 0
-        default:
-            return false
-        }
-    }
-
-    /// Rewrites one message naming a statement to the shared server-side name, preparing the
-    /// statement on this server first when it lacks it. Returns false if the client was closed.
+    /// Runs the mapper's answer to one message naming a statement. Returns false if the client
+    /// was closed or the server could not be written to.
     private func rewriteStatementMessage(type: UInt8, body: ArraySlice<UInt8>, server: ServerConnection) -> Bool {
         guard let pool else { return false }
-        do {
-            switch type {
-            case UInt8(ascii: "P"):
-                let parse = try Parse.decode(body: body)
-                let key = StatementKey(query: parse.query, parameterTypes: parse.parameterTypeOIDs)
-                let serverName = pool.serverStatementName(for: key)
-                if statements[parse.statementName] == nil && statements.count >= 10_000 {
-                    closeWithError(ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
-                                                 message: "too many prepared statements on one connection (10000)"),
-                                   reason: "too_many_statements")
-                    return false
-                }
-                statements[parse.statementName] = ClientStatement(key: key, serverName: serverName)
-                server.prepare(serverName, key: key, forClientParse: parse.statementName)
-            case UInt8(ascii: "B"):
-                var bind = try Bind.decode(body: body)
-                if let statement = statements[bind.statementName] {
-                    server.ensurePrepared(statement.serverName, key: statement.key)
-                    bind.statementName = statement.serverName
-                }
-                server.pushSlot(.bind)
-                return server.send(bind.encoded)
-            case UInt8(ascii: "D"):
-                var describe = try Describe.decode(body: body)
-                if let statement = statements[describe.name] {
-                    server.ensurePrepared(statement.serverName, key: statement.key)
-                    describe.name = statement.serverName
-                }
-                server.pushSlot(.describeStatement)
-                return server.send(describe.encoded)
-            default:  // Close of a statement
-                let close = try Close.decode(body: body)
-                if statements.removeValue(forKey: close.name) != nil {
-                    server.pushSlot(.syntheticCloseComplete)
-                } else {
-                    server.pushSlot(.close)
-                    return server.send(close.encoded)
-                }
-            }
+        switch statements.statementMessageReceived(type: type, body: body, serverName: pool.serverStatementName(for:)) {
+        case .prepare(let serverName, let key, let clientName):
+            server.prepare(serverName, key: key, forClientParse: clientName)
             return true
-        } catch {
-            closeWithError(ErrorResponse(severity: .fatal, code: SQLState.protocolViolation,
-                                         message: "invalid \(Character(Unicode.Scalar(type))) message: \(error)"),
-                           reason: "protocol_violation")
+        case .forward(let bytes, let slot, let ensurePrepared):
+            if let ensurePrepared { server.ensurePrepared(ensurePrepared.serverName, key: ensurePrepared.key) }
+            server.pushSlot(slot)
+            return server.send(bytes)
+        case .answerCloseComplete:
+            server.pushSlot(.syntheticCloseComplete)
+            return true
+        case .closeClient(let error, let reason):
+            closeWithError(error, reason: reason)
             return false
         }
     }
@@ -685,13 +636,13 @@ public final class ClientConnection: IOHandler {
         while offset < position + length && input.byte(at: offset) == UInt8(ascii: " ") { offset += 1 }
         guard startsWithWord(at: offset, end: position + length, "deallocate") else { return nil }
         let text = String(decoding: input.bytes(at: position + 5, count: length - 5), as: UTF8.self)
-        if case .name(let name)? = Deallocate.parse(text), statements[name] != nil { return name }
+        if case .name(let name)? = Deallocate.parse(text), statements.knows(name) { return name }
         return nil
     }
 
     /// The server ran `DEALLOCATE ALL` or `DISCARD ALL` for this client: its names are gone too.
     func allStatementsDeallocated() {
-        statements.removeAll()
+        statements.forgetAll()
     }
 
     /// A client without a server that only prepares (Parse + Sync, libpq's PQprepare) is answered
@@ -710,9 +661,11 @@ public final class ClientConnection: IOHandler {
               case .message(UInt8(ascii: "S"), 4) = input.frame(at: parseLength + 1, available: available, scanner: scanner)
         else { return false }
         guard let parse = try? Parse.decode(body: input.bytes(at: 5, count: parseLength - 4)[...]) else { return false }
-        let key = StatementKey(query: parse.query, parameterTypes: parse.parameterTypeOIDs)
-        statements[parse.statementName] = ClientStatement(key: key, serverName: pool.serverStatementName(for: key))
         input.consume(parseLength + 1 + 5)
+        guard statements.parsedLocally(parse, serverName: pool.serverStatementName(for:)) != nil else {
+            if case .closeClient(let error, let reason) = statements.tooManyStatements { closeWithError(error, reason: reason) }
+            return false
+        }
         var reply = ParseComplete().encoded
         ReadyForQuery(status: .idle).encode(into: &reply)
         send(reply)
@@ -721,7 +674,7 @@ public final class ClientConnection: IOHandler {
 
     /// A client Parse failed on the server: the client has no such statement.
     func statementParseFailed(clientName: String) {
-        statements[clientName] = nil
+        statements.forget(clientName)
     }
 
     /// Notices a lone SET/RESET/DISCARD ALL so the setting can follow the client to other servers.

@@ -9,7 +9,7 @@ public struct StatementKey: Hashable, Sendable {
 }
 
 /// A client's named statement: what it is and the server-side name it maps to.
-struct ClientStatement {
+struct ClientStatement: Equatable {
     var key: StatementKey
     var serverName: String
 }
