@@ -135,7 +135,11 @@ public struct ClientSettings: Encodable, Sendable {
         libpqDSN = dsn + " sslmode=\(sslMode)"
         psycopg = "psycopg.connect(\(URLText.quoted(libpqDSN)))"
 
-        let nodeQuery = sslMode == "require" ? "uselibpqcompat=true&sslmode=require" : "sslmode=disable"
+        // node-postgres reads sslmode its own way (pg-connection-string): `require` verifies the certificate
+        // against Node's public CAs (and `uselibpqcompat=true`, which restores libpq's meaning, only exists
+        // from pg 8.15 on), so a private or self-signed certificate fails. `no-verify` is libpq's `require`
+        // (encrypt, don't verify) in every node-postgres 8.x, with or without that flag.
+        let nodeQuery = sslMode == "require" ? "sslmode=no-verify" : "sslmode=disable"
         nodePostgres = "new pg.Pool({ connectionString: \(URLText.quoted("postgresql://\(base)?\(nodeQuery)")) })"
         postgresJS = "postgres(\(URLText.quoted(libpqURL)))"
         prisma = "postgresql://\(base)?sslmode=\(sslMode)&connection_limit=\(poolSize)"
@@ -172,8 +176,9 @@ public struct ClientSettings: Encodable, Sendable {
             + "(\(config.maxClientConn)); a value above pool_size only queues inside Sluice. Serverless functions: "
             + "connection_limit=1.")
         if sslMode == "require" {
-            notes.append("sslmode=require encrypts without checking Sluice's certificate; with its CA at hand use "
-                + "sslmode=verify-full&sslrootcert=/path/ca.crt (node-postgres: ssl: { ca }).")
+            notes.append("sslmode=require encrypts without checking Sluice's certificate (node-postgres spells it "
+                + "sslmode=no-verify); with its CA at hand use sslmode=verify-full&sslrootcert=/path/ca.crt, in "
+                + "node-postgres's URL too (an ssl: { ca } option does not apply when the connectionString has an sslmode).")
         }
         return notes
     }

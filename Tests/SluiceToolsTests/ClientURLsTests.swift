@@ -23,6 +23,8 @@ final class ClientURLsTests: XCTestCase {
         XCTAssertEqual(app.libpqURL, "postgresql://app:<password>@127.0.0.1:6432/app?sslmode=disable")
         XCTAssertEqual(app.jdbc, "jdbc:postgresql://127.0.0.1:6432/app?sslmode=disable&user=app&password=<password>")
         XCTAssertEqual(app.prisma, "postgresql://app:<password>@127.0.0.1:6432/app?sslmode=disable&connection_limit=7")
+        XCTAssertEqual(app.nodePostgres,
+                       "new pg.Pool({ connectionString: \"postgresql://app:<password>@127.0.0.1:6432/app?sslmode=disable\" })")
         XCTAssertTrue(app.django.disableServerSideCursors)
         XCTAssertFalse(app.prisma.contains("pgbouncer=true"))
     }
@@ -58,7 +60,12 @@ final class ClientURLsTests: XCTestCase {
         XCTAssertEqual(app.sslMode, "require")
         XCTAssertEqual(app.libpqURL, "postgresql://app:<password>@[::1]:7000/app?sslmode=require")
         XCTAssertEqual(app.asyncpg.ssl, "require")
-        XCTAssertTrue(app.nodePostgres.contains("uselibpqcompat=true&sslmode=require"))
+        // node-postgres: `no-verify` is libpq's `require` in every pg 8.x; its own `require` verifies the
+        // certificate, and `uselibpqcompat` is unknown before pg 8.15 (Debian's node-pg is 8.8.0).
+        XCTAssertEqual(app.nodePostgres,
+                       "new pg.Pool({ connectionString: \"postgresql://app:<password>@[::1]:7000/app?sslmode=no-verify\" })")
+        XCTAssertFalse(app.nodePostgres.contains("uselibpqcompat"))
+        XCTAssertTrue(app.notes.contains { $0.contains("sslmode=no-verify") && $0.contains("sslrootcert") })
     }
 
     func testWildcardListenNotes() throws {
