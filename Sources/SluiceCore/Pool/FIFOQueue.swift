@@ -1,7 +1,7 @@
 // FIFOQueue: an array-backed first-in first-out queue with amortised O(1) removeFirst.
 
 /// First come, first served.
-struct FIFOQueue<Element: AnyObject> {
+struct FIFOQueue<Element> {
     private var items: [Element?] = []
     private var head = 0
 
@@ -28,13 +28,15 @@ struct FIFOQueue<Element: AnyObject> {
         return nil
     }
 
-    /// Removes the first element matching `predicate` (leaves a hole; O(n)).
-    mutating func remove(where predicate: (Element) -> Bool) {
+    /// Removes the first element matching `predicate` (leaves a hole; O(n)); false if none matched.
+    @discardableResult
+    mutating func remove(where predicate: (Element) -> Bool) -> Bool {
         var i = head
         while i < items.count {
-            if let e = items[i], predicate(e) { items[i] = nil; holes += 1; return }
+            if let e = items[i], predicate(e) { items[i] = nil; holes += 1; return true }
             i += 1
         }
+        return false
     }
 
     mutating func drain() -> [Element] {

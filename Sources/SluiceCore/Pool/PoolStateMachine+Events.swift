@@ -1,0 +1,257 @@
+// PoolStateMachine+Events: what happened to the pool's clients, servers and timers, and what to do about it.
+import PostgresWire
+import SluiceConfig
+
+extension PoolStateMachine {
+    // MARK: clients
+
+    /// A logged-in client needs the pool's parameters before it can be told ReadyForQuery.
+    mutating func parametersRequested(_ client: ClientID, now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        if parametersKnown { return [.parametersAvailable([client])] }
+        parameterWaiters.append(client)
+        var actions: [Action] = [.startWaitTimer(client, seconds: settings.queryWaitTimeout)]
+        openServersIfNeeded(&actions)
+        return actions
+    }
+
+    /// A client has a message to send and no server: lend it one now or queue it.
+    mutating func checkoutRequested(_ client: ClientID, now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        stats.checkoutRequests += 1
+        var actions: [Action] = []
+        if !paused, waiting.isEmpty, let server = popIdle(&actions) {
+            link(server, to: client, waitedMicroseconds: 0, &actions)
+            return actions
+        }
+        if settings.maxQueueLength > 0 && waiting.count >= settings.maxQueueLength {
+            stats.queueRefusals += 1
+            actions.append(.closeClient(client, ErrorResponse(
+                severity: .fatal, code: SQLState.tooManyConnections,
+                message: "too many clients waiting for a server of database \"\(settings.database)\" (max_queue_length=\(settings.maxQueueLength))"),
+                reason: "max_queue_length"))
+            return actions
+        }
+        waiting.append(Waiter(client: client, since: now))
+        actions.append(.startWaitTimer(client, seconds: settings.queryWaitTimeout))
+        if waiting.count == 1 && settings.reservePoolSize > 0 {
+            actions.append(.scheduleReserveCheck(afterMilliseconds: reserveCheckDelay))
+        }
+        openServersIfNeeded(&actions)
+        return actions
+    }
+
+    /// The client is gone: forget it if it waited; a server it held is cleaned up (`draining`)
+    /// until it is released or closed.
+    mutating func clientLeft(_ client: ClientID) -> [Action] {
+        forgetWaiter(client)
+        if let server = serverOfClient[client] { move(server, to: .draining) }
+        return []
+    }
+
+    /// The client's `query_wait_timeout` ran out: it gets the error and is closed.
+    mutating func waitTimedOut(_ client: ClientID) -> [Action] {
+        forgetWaiter(client)
+        stats.queueTimeouts += 1
+        return [.closeClient(client, waitTimeoutError(), reason: "query_wait_timeout")]
+    }
+
+    // MARK: servers
+
+    /// A server logged in: the first one gives the pool its parameters; then it is lent or kept.
+    /// `lifetimeJitter` (0.9...1.0) spreads `server_lifetime` so servers opened together do not expire together.
+    mutating func serverConnected(_ server: ServerID, lifetimeJitter: Double, now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        guard servers[server]?.state == .connecting else { preconditionFailure("invalid state: \(server) logged in while \(String(describing: servers[server]?.state))") }
+        let lifetime = settings.serverLifetime * 1000
+        servers[server]!.lifetime = lifetime > 0 ? UInt64(lifetime * lifetimeJitter) : .max
+        lastConnectSuccess = now
+        consecutiveFailures = 0
+        lastConnectFailure = nil
+        var actions: [Action] = []
+        if !parametersKnown {
+            actions.append(.adoptParameters(from: server))
+            actions += parametersLearned()
+        }
+        move(server, to: .idle(since: now))
+        returned(server, &actions)
+        return actions
+    }
+
+    /// The pool's parameters became known (by its own first login, or another worker's pool):
+    /// logins waiting for them finish.
+    mutating func parametersLearned() -> [Action] {
+        guard !parametersKnown else { return [] }
+        parametersKnown = true
+        let clients = parameterWaiters
+        parameterWaiters.removeAll()
+        return clients.isEmpty ? [] : [.parametersAvailable(clients)]
+    }
+
+    /// A login attempt failed (or a server closed while logging in): retry with backoff, or fail
+    /// the waiting clients when another attempt cannot help. `retryJitter` is in 0.75...1.25.
+    mutating func serverLoginFailed(_ server: ServerID, failure: ServerLoginFailure, retryJitter: Double,
+                                    now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        switch servers[server]?.state {
+        case .connecting?, .closing?: break
+        case let state: preconditionFailure("invalid state: login of \(server) failed while \(String(describing: state))")
+        }
+        var actions: [Action] = []
+        if settings.url.sslMode == .allow, !allowNeedsTLS, failure.code == SQLState.invalidAuthorizationSpecification {
+            allowNeedsTLS = true  // plaintext was refused: try TLS at once
+            move(server, to: nil)
+            openServersIfNeeded(&actions)
+            return actions
+        }
+        lastConnectFailure = failure
+        consecutiveFailures += 1
+        stats.connectFailures += 1
+        move(server, to: nil)
+        actions.append(.logLoginFailure(server, failure))
+        if !failure.retryable {
+            failAllWaiting(ErrorResponse(severity: .fatal, code: SQLState.connectionFailure,
+                                         message: "server login to database \"\(settings.database)\" failed: \(failure.message)",
+                                         detail: "upstream SQLSTATE \(failure.code)"), &actions)
+            return actions
+        }
+        guard !waiting.isEmpty || !parameterWaiters.isEmpty else { return actions }
+        let base = min(0.25 * Double(1 << min(consecutiveFailures - 1, 10)), max(settings.serverLoginRetry, 0.05))
+        retryPending = true
+        actions.append(.scheduleRetry(afterMilliseconds: UInt64(base * retryJitter * 1000)))
+        return actions
+    }
+
+    /// A server finished its transaction, or its client left and it is clean: reuse or close it.
+    mutating func serverReleased(_ server: ServerID, now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        switch servers[server]?.state {
+        case .linked?, .draining?: break
+        case let state: preconditionFailure("invalid state: \(server) released while \(String(describing: state))")
+        }
+        move(server, to: .idle(since: now))
+        var actions: [Action] = []
+        returned(server, &actions)
+        return actions
+    }
+
+    /// The server's connection closed, for any reason (asked to, or lost): forget it, and open
+    /// another if clients wait. A client it was linked to learns it from its server, not from here.
+    mutating func serverClosed(_ server: ServerID, now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        switch servers[server]?.state {
+        case nil, .connecting?: preconditionFailure("invalid state: \(server) closed while \(String(describing: servers[server]?.state))")
+        default: break
+        }
+        move(server, to: nil)
+        stats.serversClosed += 1
+        var actions: [Action] = []
+        openServersIfNeeded(&actions)
+        return actions
+    }
+
+    /// `server_check_query` succeeded: the server goes straight to the longest waiter (it was
+    /// checked just now), else back to the idle stack.
+    mutating func checkSucceeded(_ server: ServerID, now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        guard servers[server]?.state == .checking else { preconditionFailure("invalid state: check of \(server) ended while \(String(describing: servers[server]?.state))") }
+        var actions: [Action] = []
+        if !paused, let waiter = waiting.removeFirst() {
+            link(server, to: waiter.client, waitedMicroseconds: waitedMicroseconds(since: waiter.since), &actions)
+        } else {
+            move(server, to: .idle(since: now))
+        }
+        serveWaiters(&actions)
+        return actions
+    }
+
+    /// `server_check_query` failed: nobody sees the server, it closes.
+    mutating func checkFailed(_ server: ServerID) -> [Action] {
+        guard servers[server]?.state == .checking else { preconditionFailure("invalid state: check of \(server) failed while \(String(describing: servers[server]?.state))") }
+        return [close(server, reason: "check_failed")]
+    }
+
+    // MARK: timers
+
+    /// The login backoff is over: open servers again if clients still wait.
+    mutating func retryTimerFired(now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        retryPending = false
+        var actions: [Action] = []
+        openServersIfNeeded(&actions)
+        return actions
+    }
+
+    /// The first waiter has waited `reserve_pool_timeout`: the reserve may open; look again later while clients wait.
+    mutating func reserveTimerFired(now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        var actions: [Action] = []
+        openServersIfNeeded(&actions)
+        if !waiting.isEmpty { actions.append(.scheduleReserveCheck(afterMilliseconds: reserveCheckDelay)) }
+        return actions
+    }
+
+    /// Once a second: close servers idle too long or past their lifetime, keeping `min_pool_size`
+    /// (the most recently used), and open one towards `min_pool_size`.
+    mutating func janitorTick(now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        var actions: [Action] = []
+        var keep = settings.minPoolSize
+        for id in idleStack.reversed() {
+            guard let server = servers[id], case .idle(let since) = server.state else { continue }
+            if server.pastLifetime(now: now) {
+                actions.append(close(id, reason: "lifetime"))
+            } else if keep > 0 {
+                keep -= 1
+            } else if Double(now &- since) >= settings.serverIdleTimeout * 1000 {
+                actions.append(close(id, reason: "idle_timeout"))
+            }
+        }
+        if !retired && serverCount < settings.minPoolSize && lastConnectFailure == nil && !retryPending {
+            openServer(&actions)
+        }
+        if !waiting.isEmpty { openServersIfNeeded(&actions) }
+        return actions
+    }
+
+    // MARK: admin and configuration
+
+    /// PAUSE: stop lending servers; the idle ones close now, the others as they come back.
+    mutating func pauseRequested() -> [Action] {
+        paused = true
+        return closeIdle(reason: "paused")
+    }
+
+    /// RESUME: lend servers again, starting with whoever waited first.
+    mutating func resumeRequested(now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        paused = false
+        var actions: [Action] = []
+        serveWaiters(&actions)
+        return actions
+    }
+
+    /// KILL: close every server now (linked clients get an error from their server).
+    mutating func killRequested() -> [Action] { closeAll(reason: "killed") }
+
+    /// The process shuts down: close every server.
+    mutating func shutdownRequested() -> [Action] { closeAll(reason: "shutdown") }
+
+    /// The database was removed from the config: idle servers close now, the others when released.
+    mutating func databaseRemoved() -> [Action] {
+        retired = true
+        return closeIdle(reason: "database_removed")
+    }
+
+    /// A config reload: new settings (the database is back if it was retired); a new upstream
+    /// URL closes the idle servers, which were logged in to the old one.
+    mutating func settingsChanged(_ settings: PoolSettings, now: UInt64, userServers: Int) -> [Action] {
+        begin(now: now, userServers: userServers)
+        let urlChanged = settings.url != self.settings.url
+        self.settings = settings
+        var actions = urlChanged ? closeIdle(reason: "config_changed") : []
+        retired = false
+        serveWaiters(&actions)
+        return actions
+    }
+}
