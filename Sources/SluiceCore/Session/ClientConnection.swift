@@ -47,8 +47,7 @@ public final class ClientConnection: IOHandler {
     private var unsynced = false
     /// Bytes of a client message still to forward unparsed.
     private var passthrough = 0
-    private var readInterest = true
-    private var writeInterest = false
+    private var interest = ReadinessInterest()
     /// Loop time (ms) the current transaction started (first message after ReadyForQuery 'I'); nil when idle.
     private(set) var busySince: UInt64?
     /// Loop time (ms) of the last message forwarded.
@@ -131,7 +130,7 @@ public final class ClientConnection: IOHandler {
             }
             process()
             // TLS may hold decrypted bytes that epoll will not announce again.
-        } while socket.hasBufferedPlaintext && readInterest && phase != .closed && phase != .tlsHandshake
+        } while socket.hasBufferedPlaintext && interest.read && phase != .closed && phase != .tlsHandshake
     }
 
     // MARK: TLS
@@ -158,12 +157,7 @@ public final class ClientConnection: IOHandler {
     private func driveHandshake() {
         switch socket.continueHandshake() {
         case .needsIO:
-            let wantWrite = socket.hasPendingWrites
-            if !readInterest || wantWrite != writeInterest {
-                readInterest = true
-                writeInterest = wantWrite
-                runtime.loop.setInterest(socket.fd, read: true, write: wantWrite)
-            }
+            _ = interest.update(read: true, write: socket.hasPendingWrites, fd: socket.fd, loop: runtime.loop)
         case .failed(let error):
             runtime.countTLSHandshake(side: "client", version: nil, failure: "handshake_failed")
             runtime.logger.info("client TLS handshake failed", metadata: ["client": "\(peer)", "error": "\(error)"])
@@ -207,18 +201,9 @@ public final class ClientConnection: IOHandler {
         case .linked: wantRead = !(server?.hasPendingWrites ?? true) && server?.isLinked == true
         default: wantRead = true
         }
-        let wantWrite = socket.hasPendingWrites
-        if wantRead != readInterest || wantWrite != writeInterest {
-            let resumed = wantRead && !readInterest
-            readInterest = wantRead
-            writeInterest = wantWrite
-            runtime.loop.setInterest(socket.fd, read: wantRead, write: wantWrite)
-            if resumed && socket.hasBufferedPlaintext {
-                runtime.loop.execute { [self] in
-                    guard self.readInterest, self.phase != .closed else { return }
-                    self.readAvailable()
-                }
-            }
+        if interest.update(read: wantRead, write: socket.hasPendingWrites, fd: socket.fd, loop: runtime.loop) {
+            runtime.loop.resumeBufferedRead(of: socket, stillWanted: { [self] in interest.read && phase != .closed },
+                                            read: { [self] in readAvailable() })
         }
     }
 

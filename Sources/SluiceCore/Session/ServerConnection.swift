@@ -55,8 +55,7 @@ public final class ServerConnection: IOHandler {
     private var internalQueries: [String] = []
     private var internalError: ErrorResponse?
     private var internalCompletion: ((ErrorResponse?) -> Void)?
-    private var readInterest = true
-    private var writeInterest = false
+    private var interest = ReadinessInterest()
     private var connectStartedAt: UInt64 = 0
 
     init(pool: Pool, runtime: ProxyRuntime) {
@@ -238,7 +237,7 @@ public final class ServerConnection: IOHandler {
             case .internalQuery: processInternal()
             case .connecting, .tlsHandshake, .closed: input.clear()
             }
-        } while socket?.hasBufferedPlaintext == true && readInterest && !isClosed
+        } while socket?.hasBufferedPlaintext == true && interest.read && !isClosed
     }
 
     private var isClosed: Bool { if case .closed = state { return true }; return false }
@@ -248,18 +247,9 @@ public final class ServerConnection: IOHandler {
         guard let socket, !socket.isClosed else { return }
         var wantRead = true
         if case .linked = state, let client, client.socket.hasPendingWrites { wantRead = false }
-        let wantWrite = socket.hasPendingWrites
-        if wantRead != readInterest || wantWrite != writeInterest {
-            let resumed = wantRead && !readInterest
-            readInterest = wantRead
-            writeInterest = wantWrite
-            runtime.loop.setInterest(socket.fd, read: wantRead, write: wantWrite)
-            if resumed && socket.hasBufferedPlaintext {
-                runtime.loop.execute { [self] in
-                    guard self.readInterest, !self.isClosed else { return }
-                    self.readAvailable()
-                }
-            }
+        if interest.update(read: wantRead, write: socket.hasPendingWrites, fd: socket.fd, loop: runtime.loop) {
+            runtime.loop.resumeBufferedRead(of: socket, stillWanted: { [self] in interest.read && !isClosed },
+                                            read: { [self] in readAvailable() })
         }
     }
 
