@@ -241,8 +241,7 @@ def test_two_databases_do_not_mix(sluice, node_path):
 
 # ---------------------------------------------------------------- 4: client TLS
 
-REQUIRE_MESSAGE = ('TLS is required to connect to database "app" (client_tls=require): '
-                   'connect with sslmode=require (or stricter) in the connection URL')
+REQUIRE_MESSAGE = tls_support.REQUIRE_MESSAGE
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ import pytest
 import support
 import tls_support
 
-REQUIRE_MESSAGE = ('TLS is required to connect to database "app" (client_tls=require): '
-                   'connect with sslmode=require (or stricter) in the connection URL')
+REQUIRE_MESSAGE = tls_support.REQUIRE_MESSAGE
 
 
 @pytest.fixture(scope="module")

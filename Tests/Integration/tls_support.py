@@ -12,6 +12,11 @@ import subprocess
 from pathlib import Path
 
 
+# What Sluice says to a plaintext client of a database with client_tls = "require".
+REQUIRE_MESSAGE = ('TLS is required to connect to database "app" (client_tls=require): '
+                   'connect with sslmode=require (or stricter) in the connection URL')
+
+
 def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
