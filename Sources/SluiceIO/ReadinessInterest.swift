@@ -8,28 +8,16 @@ public struct ReadinessInterest {
 
     public init() {}
 
-    /// Asks `loop` for `read`/`write` on `fd` when that differs from the current interest.
-    /// Returns true when reading resumes: the caller then reads what TLS may already hold
-    /// decrypted (epoll will not announce those bytes again; see `resumeBufferedRead`).
+    /// Asks `loop` for `read`/`write` on `socket` when that differs from the current interest.
+    /// Returns true when reading resumed while TLS holds decrypted bytes that epoll will not
+    /// announce again: the caller then reads them on a later turn of the loop.
     @inline(__always)
-    public mutating func update(read wantRead: Bool, write wantWrite: Bool, fd: Int32, loop: EventLoop) -> Bool {
+    public mutating func update(read wantRead: Bool, write wantWrite: Bool, socket: TCPSocket, loop: EventLoop) -> Bool {
         guard wantRead != read || wantWrite != write else { return false }
         let resumed = wantRead && !read
         read = wantRead
         write = wantWrite
-        loop.setInterest(fd, read: wantRead, write: wantWrite)
-        return resumed
-    }
-}
-
-extension EventLoop {
-    /// After reading resumed on a socket whose TLS layer holds decrypted bytes: reads them on a
-    /// later turn of the loop, if the owner still wants to (`stillWanted`).
-    public func resumeBufferedRead(of socket: TCPSocket, stillWanted: @escaping () -> Bool, read: @escaping () -> Void) {
-        guard socket.hasBufferedPlaintext else { return }
-        execute {
-            guard stillWanted() else { return }
-            read()
-        }
+        loop.setInterest(socket.fd, read: wantRead, write: wantWrite)
+        return resumed && socket.hasBufferedPlaintext
     }
 }

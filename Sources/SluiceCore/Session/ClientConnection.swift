@@ -157,7 +157,7 @@ public final class ClientConnection: IOHandler {
     private func driveHandshake() {
         switch socket.continueHandshake() {
         case .needsIO:
-            _ = interest.update(read: true, write: socket.hasPendingWrites, fd: socket.fd, loop: runtime.loop)
+            _ = interest.update(read: true, write: socket.hasPendingWrites, socket: socket, loop: runtime.loop)
         case .failed(let error):
             runtime.countTLSHandshake(side: "client", version: nil, failure: "handshake_failed")
             runtime.logger.info("client TLS handshake failed", metadata: ["client": "\(peer)", "error": "\(error)"])
@@ -201,9 +201,11 @@ public final class ClientConnection: IOHandler {
         case .linked: wantRead = !(server?.hasPendingWrites ?? true) && server?.isLinked == true
         default: wantRead = true
         }
-        if interest.update(read: wantRead, write: socket.hasPendingWrites, fd: socket.fd, loop: runtime.loop) {
-            runtime.loop.resumeBufferedRead(of: socket, stillWanted: { [self] in interest.read && phase != .closed },
-                                            read: { [self] in readAvailable() })
+        if interest.update(read: wantRead, write: socket.hasPendingWrites, socket: socket, loop: runtime.loop) {
+            runtime.loop.execute { [self] in
+                guard interest.read, phase != .closed else { return }
+                readAvailable()
+            }
         }
     }
 
@@ -648,7 +650,7 @@ public final class ClientConnection: IOHandler {
         guard let parse = try? Parse.decode(body: input.bytes(at: 5, count: parseLength - 4)[...]) else { return false }
         input.consume(parseLength + 1 + 5)
         guard statements.parsedLocally(parse, serverName: pool.serverStatementName(for:)) != nil else {
-            if case .closeClient(let error, let reason) = statements.tooManyStatements { closeWithError(error, reason: reason) }
+            closeWithError(StatementMapper.tooManyStatementsError, reason: StatementMapper.tooManyStatementsReason)
             return false
         }
         var reply = ParseComplete().encoded

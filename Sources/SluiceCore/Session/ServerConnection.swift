@@ -247,9 +247,11 @@ public final class ServerConnection: IOHandler {
         guard let socket, !socket.isClosed else { return }
         var wantRead = true
         if case .linked = state, let client, client.socket.hasPendingWrites { wantRead = false }
-        if interest.update(read: wantRead, write: socket.hasPendingWrites, fd: socket.fd, loop: runtime.loop) {
-            runtime.loop.resumeBufferedRead(of: socket, stillWanted: { [self] in interest.read && !isClosed },
-                                            read: { [self] in readAvailable() })
+        if interest.update(read: wantRead, write: socket.hasPendingWrites, socket: socket, loop: runtime.loop) {
+            runtime.loop.execute { [self] in
+                guard interest.read, !isClosed else { return }
+                readAvailable()
+            }
         }
     }
 
