@@ -32,7 +32,9 @@ struct StatementMapper {
             switch type {
             case Parse.typeCode:
                 let parse = try Parse.decode(body: body)
-                guard let statement = remember(parse, serverName: serverName) else { return tooManyStatements }
+                guard let statement = remember(parse, serverName: serverName) else {
+                    return .closeClient(Self.tooManyStatementsError, reason: Self.tooManyStatementsReason)
+                }
                 return .prepare(serverName: statement.serverName, key: statement.key, clientName: parse.statementName)
             case Bind.typeCode:
                 var bind = try Bind.decode(body: body)
@@ -65,12 +67,12 @@ struct StatementMapper {
         remember(parse, serverName: serverName)
     }
 
-    /// The error a client gets when it names one statement too many.
-    var tooManyStatements: Action {
-        .closeClient(ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
-                                   message: "too many prepared statements on one connection (\(Self.maxStatementsPerClient))"),
-                     reason: "too_many_statements")
+    /// The error a client gets when it names one statement too many, and the close reason.
+    static var tooManyStatementsError: ErrorResponse {
+        ErrorResponse(severity: .fatal, code: SQLState.tooManyConnections,
+                      message: "too many prepared statements on one connection (\(maxStatementsPerClient))")
     }
+    static let tooManyStatementsReason = "too_many_statements"
 
     /// Whether `DEALLOCATE name` names one of this client's statements (Sluice answers it itself).
     func knows(_ name: String) -> Bool { statements[name] != nil }
