@@ -37,12 +37,8 @@ public struct FrameScanner: Sendable {
     @inlinable @inline(__always)
     public func frame(_ base: UnsafeRawPointer, count: Int, at offset: Int) -> Frame {
         guard offset >= 0, count - offset >= Framing.headerSize else { return .incomplete }
-        let p = base + offset
-        let type = p.load(as: UInt8.self)
-        let length = Int(Int32(bitPattern: UInt32(p.load(fromByteOffset: 1, as: UInt8.self)) << 24
-            | UInt32(p.load(fromByteOffset: 2, as: UInt8.self)) << 16
-            | UInt32(p.load(fromByteOffset: 3, as: UInt8.self)) << 8
-            | UInt32(p.load(fromByteOffset: 4, as: UInt8.self))))
+        let type = base.load(fromByteOffset: offset, as: UInt8.self)
+        let length = Self.lengthField(base + offset + 1)
         guard length >= 4, length <= maxMessageSize else { return .invalid(type: type, length: length) }
         return .message(type: type, length: length)
     }
@@ -51,14 +47,20 @@ public struct FrameScanner: Sendable {
     @inlinable
     public static func startupFrame(_ base: UnsafeRawPointer, count: Int) -> StartupFrame {
         guard count >= 4 else { return .incomplete }
-        let length = Int(Int32(bitPattern: UInt32(base.load(as: UInt8.self)) << 24
-            | UInt32(base.load(fromByteOffset: 1, as: UInt8.self)) << 16
-            | UInt32(base.load(fromByteOffset: 2, as: UInt8.self)) << 8
-            | UInt32(base.load(fromByteOffset: 3, as: UInt8.self))))
+        let length = lengthField(base)
         guard length >= Framing.minStartupPacketSize, length <= Framing.maxStartupPacketSize else {
             return .invalid(length: length)
         }
         return .packet(length: length)
+    }
+
+    /// The big-endian Int32 length field at `p` (it may be unaligned).
+    @inlinable @inline(__always)
+    static func lengthField(_ p: UnsafeRawPointer) -> Int {
+        Int(Int32(bitPattern: UInt32(p.load(as: UInt8.self)) << 24
+            | UInt32(p.load(fromByteOffset: 1, as: UInt8.self)) << 16
+            | UInt32(p.load(fromByteOffset: 2, as: UInt8.self)) << 8
+            | UInt32(p.load(fromByteOffset: 3, as: UInt8.self))))
     }
 
     /// The error a decoder reports for an invalid frame.
