@@ -43,8 +43,9 @@ extension ProxyRuntime {
         let janitor = self.janitor
         guard janitor.leakDetectionThreshold > 0 else { return }
         let now = loop.now
-        for client in clients.values where janitor.isNewLeakSuspect(client.janitorView(now: now)) {
-            let held = client.heldSeconds(now: now) ?? 0
+        for client in clients.values {
+            let view = client.janitorView(now: now)
+            guard janitor.isNewLeakSuspect(view), let held = view.heldSeconds else { continue }
             client.becameLeakSuspect()
             stats.leakSuspects += 1
             client.pool?.countLeakSuspect()
