@@ -46,7 +46,8 @@ sluice_section() {
 # the writer then dies of SIGPIPE and the pipeline fails although the reader found its match.
 # Output is captured whole into a variable and parsed from there.
 
-_sluice_pkg_installed() {
+# sluice_pkg_installed PKG: whether dpkg has PKG installed.
+sluice_pkg_installed() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
 
@@ -101,7 +102,7 @@ sluice_install_deps() {
   sluice_check_installable || return 1
   local missing=() pkg
   for pkg in "${SLUICE_APT_PACKAGES[@]}"; do
-    _sluice_pkg_installed "$pkg" || missing+=("$pkg")
+    sluice_pkg_installed "$pkg" || missing+=("$pkg")
   done
   if [ "${#missing[@]}" -eq 0 ]; then
     sluice_log "apt packages: all ${#SLUICE_APT_PACKAGES[@]} present"
@@ -140,7 +141,7 @@ sluice_install_deps() {
     return "$rc"
   fi
   for pkg in "${installable[@]}"; do
-    _sluice_pkg_installed "$pkg" || { sluice_log "$pkg is still not installed after apt-get install"; return 1; }
+    sluice_pkg_installed "$pkg" || { sluice_log "$pkg is still not installed after apt-get install"; return 1; }
   done
   sluice_log "installed: ${installable[*]}"
 }
