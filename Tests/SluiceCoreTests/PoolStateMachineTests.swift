@@ -59,7 +59,7 @@ private struct Script {
         return "servers=\(machine.serverCount) connecting=\(c.connecting) checking=\(c.checking) idle=\(c.idle) active=\(c.active) draining=\(c.draining) closing=\(c.closing) waiting=\(machine.waitingCount)"
     }
 
-    func text(_ actions: [PoolStateMachine.Action]) -> [String] { actions.map(Self.describe) }
+    func text<S: Sequence>(_ actions: S) -> [String] where S.Element == PoolStateMachine.Action { actions.map(Self.describe) }
 
     static func describe(_ action: PoolStateMachine.Action) -> String {
         switch action {
@@ -141,7 +141,7 @@ final class PoolStateMachineTests: XCTestCase {
         var p = Script { $0.poolSize = 1; $0.maxQueueLength = 2 }
         _ = p.checkout(1)
         _ = p.checkout(2)
-        var actions = p.machine.checkoutRequested(ClientID(3), now: p.now, userServers: p.userServers)
+        var actions = Array(p.machine.checkoutRequested(ClientID(3), now: p.now, userServers: p.userServers))
         XCTAssertEqual(p.text(actions), ["closeClient c3 53300 max_queue_length"])
         guard case .closeClient(_, let error, _) = actions.removeFirst() else { return XCTFail() }
         XCTAssertEqual(error.message, "too many clients waiting for a server of database \"app\" (max_queue_length=2)")
@@ -251,10 +251,10 @@ final class PoolStateMachineTests: XCTestCase {
         XCTAssertEqual(p.loginFailed(2), ["logFailure s2", "retry 400ms"])  // 0.5 s capped at server_login_retry
         XCTAssertEqual(p.machine.consecutiveFailures, 2)
         XCTAssertEqual(p.retryFired(), ["connect s3"])
-        var actions = p.machine.serverLoginFailed(ServerID(3), failure: ServerLoginFailure(code: SQLState.invalidPassword, message: "password authentication failed", retryable: false),
+        let actions = p.machine.serverLoginFailed(ServerID(3), failure: ServerLoginFailure(code: SQLState.invalidPassword, message: "password authentication failed", retryable: false),
                                                   retryJitter: 1, now: p.now, userServers: p.userServers)
         XCTAssertEqual(p.text(actions), ["logFailure s3", "fail c5,c1 08006 server_login_failed"])
-        guard case .failWaiters(_, let error, _) = actions.removeLast() else { return XCTFail() }
+        guard case .failWaiters(_, let error, _)? = Array(actions).last else { return XCTFail() }
         XCTAssertEqual(error.message, "server login to database \"app\" failed: password authentication failed")
         XCTAssertEqual(error.fields.detail, "upstream SQLSTATE \(SQLState.invalidPassword)")
         XCTAssertEqual(p.counts, "servers=0 connecting=0 checking=0 idle=0 active=0 draining=0 closing=0 waiting=0")
@@ -273,7 +273,7 @@ final class PoolStateMachineTests: XCTestCase {
     func testWaitTimeoutErrorSaysWhy() {
         var p = Script { $0.poolSize = 1 }
         _ = p.checkout(1); _ = p.connected(1); _ = p.checkout(2)
-        var actions = p.machine.waitTimedOut(ClientID(2))
+        var actions = Array(p.machine.waitTimedOut(ClientID(2)))
         guard case .closeClient(_, let error, "query_wait_timeout") = actions.removeFirst() else { return XCTFail() }
         XCTAssertEqual(error.code, SQLState.protocolViolation)
         XCTAssertEqual(error.message, "query_wait_timeout: no server connection of database \"app\" became free within 120 s (pool_size=1)")
@@ -282,7 +282,7 @@ final class PoolStateMachineTests: XCTestCase {
         _ = p.closed(1)
         _ = p.checkout(3)
         _ = p.loginFailed(2)
-        actions = p.machine.waitTimedOut(ClientID(3))
+        actions = Array(p.machine.waitTimedOut(ClientID(3)))
         guard case .closeClient(_, let error2, _) = actions.removeFirst() else { return XCTFail() }
         XCTAssertEqual(error2.code, SQLState.connectionFailure)
         XCTAssertEqual(error2.message, "could not connect to the server of database \"app\" within query_wait_timeout (120 s): the database system is starting up")
@@ -347,5 +347,19 @@ final class PoolStateMachineTests: XCTestCase {
         XCTAssertEqual(p.machine.stats.connectFailures, 0)
         XCTAssertEqual(p.loginFailed(2, code: SQLState.invalidAuthorizationSpecification, retryable: false),
                        ["logFailure s2", "fail c1 08006 server_login_failed"])
+    }
+
+    func testActionsKeepOrderInlineAndInAnArray() {
+        var actions = PoolStateMachine.Actions()
+        XCTAssertTrue(actions.isEmpty)
+        XCTAssertEqual(Array(actions).count, 0)
+        for n in 1...5 {
+            actions.append(.connectServer(ServerID(UInt64(n))))
+            XCTAssertEqual(actions.count, n)
+            XCTAssertEqual(Script().text(actions), (1...n).map { "connect s\($0)" })
+        }
+        var more: PoolStateMachine.Actions = [.checkServer(ServerID(9))]
+        more.append(contentsOf: actions)
+        XCTAssertEqual(Script().text(more), ["check s9", "connect s1", "connect s2", "connect s3", "connect s4", "connect s5"])
     }
 }

@@ -35,7 +35,7 @@ extension PoolStateMachine {
         if !parameterWaiters.isEmpty { parameterWaiters.removeAll { $0 == client } }
     }
 
-    mutating func link(_ server: ServerID, to client: ClientID, waitedMicroseconds: UInt64, _ actions: inout [Action]) {
+    mutating func link(_ server: ServerID, to client: ClientID, waitedMicroseconds: UInt64, _ actions: inout Actions) {
         stats.waitMicroseconds += waitedMicroseconds
         stats.checkouts += 1
         move(server, to: .linked(client))
@@ -45,7 +45,7 @@ extension PoolStateMachine {
     /// The most recently used idle server that needs no check (it stays idle; the caller links
     /// it). Servers idle at least `server_check_delay` are checked first and come back through
     /// `checkSucceeded` (or close).
-    mutating func popIdle(_ actions: inout [Action]) -> ServerID? {
+    mutating func popIdle(_ actions: inout Actions) -> ServerID? {
         while let id = idleStack.last {
             guard case .idle(let since) = servers[id]?.state else { preconditionFailure("invalid state: \(id) in the idle stack while not idle") }
             if Double(now &- since) >= settings.serverCheckDelay * 1000 {
@@ -62,7 +62,7 @@ extension PoolStateMachine {
     /// A server is back in the idle stack (logged in, or released): close it if the pool is
     /// retired, paused, or it is past its lifetime, or if it is a reserve server whose rush is
     /// over; else lend it to the waiters.
-    mutating func returned(_ server: ServerID, _ actions: inout [Action]) {
+    mutating func returned(_ server: ServerID, _ actions: inout Actions) {
         if retired || paused || servers[server]!.pastLifetime(now: now) {
             actions.append(close(server, reason: retired ? "database_removed" : paused ? "paused" : "lifetime"))
             serveWaiters(&actions)
@@ -76,7 +76,7 @@ extension PoolStateMachine {
     }
 
     /// Lends idle servers to waiting clients in arrival order, then opens servers if some still wait.
-    mutating func serveWaiters(_ actions: inout [Action]) {
+    mutating func serveWaiters(_ actions: inout Actions) {
         if paused { return }
         while !waiting.isEmpty, let server = popIdle(&actions) {
             let waiter = waiting.removeFirst()!
@@ -88,7 +88,7 @@ extension PoolStateMachine {
     /// Opens servers while clients wait and the pool has room, unless backing off after failures.
     /// Not while servers are closing: those closes are being carried out, and each reports
     /// `serverClosed` (or `serverLoginFailed`), which decides again.
-    mutating func openServersIfNeeded(_ actions: inout [Action]) {
+    mutating func openServersIfNeeded(_ actions: inout Actions) {
         guard !retryPending, !retired, !paused, counts.closing == 0 else { return }
         let demand = waiting.count + (!parametersKnown && !parameterWaiters.isEmpty ? 1 : 0)
         guard demand > 0 else { return }  // the common case after every transaction: nothing to open
@@ -107,7 +107,7 @@ extension PoolStateMachine {
         }
     }
 
-    mutating func openServer(_ actions: inout [Action]) {
+    mutating func openServer(_ actions: inout Actions) {
         nextServerNumber += 1
         let id = ServerID(nextServerNumber)
         move(id, to: .connecting)
@@ -121,15 +121,15 @@ extension PoolStateMachine {
         return .closeServer(server, reason: reason)
     }
 
-    mutating func closeIdle(reason: String) -> [Action] {
-        var actions: [Action] = []
+    mutating func closeIdle(reason: String) -> Actions {
+        var actions = Actions()
         for id in idleStack { actions.append(close(id, reason: reason)) }
         return actions
     }
 
     /// Closes every server not already closing, in the order they were opened.
-    mutating func closeAll(reason: String) -> [Action] {
-        var actions: [Action] = []
+    mutating func closeAll(reason: String) -> Actions {
+        var actions = Actions()
         for id in servers.keys.sorted() where servers[id]!.state != .closing {
             actions.append(close(id, reason: reason))
         }
@@ -137,7 +137,7 @@ extension PoolStateMachine {
     }
 
     /// A login cannot succeed: every waiting client (for a server or for parameters) gets `error`.
-    mutating func failAllWaiting(_ error: ErrorResponse, _ actions: inout [Action]) {
+    mutating func failAllWaiting(_ error: ErrorResponse, _ actions: inout Actions) {
         let clients = waiting.drain().map(\.client) + parameterWaiters
         parameterWaiters.removeAll()
         if !clients.isEmpty { actions.append(.failWaiters(clients, error, reason: "server_login_failed")) }

@@ -6,20 +6,20 @@ extension PoolStateMachine {
     // MARK: clients
 
     /// A logged-in client needs the pool's parameters before it can be told ReadyForQuery.
-    mutating func parametersRequested(_ client: ClientID, now: UInt64, userServers: Int) -> [Action] {
+    mutating func parametersRequested(_ client: ClientID, now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         if parametersKnown { return [.parametersAvailable([client])] }
         parameterWaiters.append(client)
-        var actions: [Action] = [.startWaitTimer(client, seconds: settings.queryWaitTimeout)]
+        var actions: Actions = [.startWaitTimer(client, seconds: settings.queryWaitTimeout)]
         openServersIfNeeded(&actions)
         return actions
     }
 
     /// A client has a message to send and no server: lend it one now or queue it.
-    mutating func checkoutRequested(_ client: ClientID, now: UInt64, userServers: Int) -> [Action] {
+    mutating func checkoutRequested(_ client: ClientID, now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         stats.checkoutRequests += 1
-        var actions: [Action] = []
+        var actions = Actions()
         if !paused, waiting.isEmpty, let server = popIdle(&actions) {
             link(server, to: client, waitedMicroseconds: 0, &actions)
             return actions
@@ -43,14 +43,14 @@ extension PoolStateMachine {
 
     /// The client is gone: forget it if it waited; a server it held is cleaned up (`draining`)
     /// until it is released or closed.
-    mutating func clientLeft(_ client: ClientID) -> [Action] {
+    mutating func clientLeft(_ client: ClientID) -> Actions {
         forgetWaiter(client)
         if let server = serverOfClient[client] { move(server, to: .draining) }
         return []
     }
 
     /// The client's `query_wait_timeout` ran out: it gets the error and is closed.
-    mutating func waitTimedOut(_ client: ClientID) -> [Action] {
+    mutating func waitTimedOut(_ client: ClientID) -> Actions {
         forgetWaiter(client)
         stats.queueTimeouts += 1
         return [.closeClient(client, waitTimeoutError(), reason: "query_wait_timeout")]
@@ -60,7 +60,7 @@ extension PoolStateMachine {
 
     /// A server logged in: the first one gives the pool its parameters; then it is lent or kept.
     /// `lifetimeJitter` (0.9...1.0) spreads `server_lifetime` so servers opened together do not expire together.
-    mutating func serverConnected(_ server: ServerID, lifetimeJitter: Double, now: UInt64, userServers: Int) -> [Action] {
+    mutating func serverConnected(_ server: ServerID, lifetimeJitter: Double, now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         guard servers[server]?.state == .connecting else { preconditionFailure("invalid state: \(server) logged in while \(String(describing: servers[server]?.state))") }
         let lifetime = settings.serverLifetime * 1000
@@ -68,10 +68,10 @@ extension PoolStateMachine {
         lastConnectSuccess = now
         consecutiveFailures = 0
         lastConnectFailure = nil
-        var actions: [Action] = []
+        var actions = Actions()
         if !parametersKnown {
             actions.append(.adoptParameters(from: server))
-            actions += parametersLearned()
+            actions.append(contentsOf: parametersLearned())
         }
         move(server, to: .idle(since: now))
         returned(server, &actions)
@@ -80,7 +80,7 @@ extension PoolStateMachine {
 
     /// The pool's parameters became known (by its own first login, or another worker's pool):
     /// logins waiting for them finish.
-    mutating func parametersLearned() -> [Action] {
+    mutating func parametersLearned() -> Actions {
         guard !parametersKnown else { return [] }
         parametersKnown = true
         let clients = parameterWaiters
@@ -91,13 +91,13 @@ extension PoolStateMachine {
     /// A login attempt failed (or a server closed while logging in): retry with backoff, or fail
     /// the waiting clients when another attempt cannot help. `retryJitter` is in 0.75...1.25.
     mutating func serverLoginFailed(_ server: ServerID, failure: ServerLoginFailure, retryJitter: Double,
-                                    now: UInt64, userServers: Int) -> [Action] {
+                                    now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         switch servers[server]?.state {
         case .connecting?, .closing?: break
         case let state: preconditionFailure("invalid state: login of \(server) failed while \(String(describing: state))")
         }
-        var actions: [Action] = []
+        var actions = Actions()
         if settings.url.sslMode == .allow, !allowNeedsTLS, failure.code == SQLState.invalidAuthorizationSpecification {
             allowNeedsTLS = true  // plaintext was refused: try TLS at once
             move(server, to: nil)
@@ -123,21 +123,21 @@ extension PoolStateMachine {
     }
 
     /// A server finished its transaction, or its client left and it is clean: reuse or close it.
-    mutating func serverReleased(_ server: ServerID, now: UInt64, userServers: Int) -> [Action] {
+    mutating func serverReleased(_ server: ServerID, now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         switch servers[server]?.state {
         case .linked?, .draining?: break
         case let state: preconditionFailure("invalid state: \(server) released while \(String(describing: state))")
         }
         move(server, to: .idle(since: now))
-        var actions: [Action] = []
+        var actions = Actions()
         returned(server, &actions)
         return actions
     }
 
     /// The server's connection closed, for any reason (asked to, or lost): forget it, and open
     /// another if clients wait. A client it was linked to learns it from its server, not from here.
-    mutating func serverClosed(_ server: ServerID, now: UInt64, userServers: Int) -> [Action] {
+    mutating func serverClosed(_ server: ServerID, now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         switch servers[server]?.state {
         case nil, .connecting?: preconditionFailure("invalid state: \(server) closed while \(String(describing: servers[server]?.state))")
@@ -145,17 +145,17 @@ extension PoolStateMachine {
         }
         move(server, to: nil)
         stats.serversClosed += 1
-        var actions: [Action] = []
+        var actions = Actions()
         openServersIfNeeded(&actions)
         return actions
     }
 
     /// `server_check_query` succeeded: the server goes straight to the longest waiter (it was
     /// checked just now), else back to the idle stack.
-    mutating func checkSucceeded(_ server: ServerID, now: UInt64, userServers: Int) -> [Action] {
+    mutating func checkSucceeded(_ server: ServerID, now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         guard servers[server]?.state == .checking else { preconditionFailure("invalid state: check of \(server) ended while \(String(describing: servers[server]?.state))") }
-        var actions: [Action] = []
+        var actions = Actions()
         if !paused, let waiter = waiting.removeFirst() {
             link(server, to: waiter.client, waitedMicroseconds: waitedMicroseconds(since: waiter.since), &actions)
         } else {
@@ -166,7 +166,7 @@ extension PoolStateMachine {
     }
 
     /// `server_check_query` failed: nobody sees the server, it closes.
-    mutating func checkFailed(_ server: ServerID) -> [Action] {
+    mutating func checkFailed(_ server: ServerID) -> Actions {
         guard servers[server]?.state == .checking else { preconditionFailure("invalid state: check of \(server) failed while \(String(describing: servers[server]?.state))") }
         return [close(server, reason: "check_failed")]
     }
@@ -174,18 +174,18 @@ extension PoolStateMachine {
     // MARK: timers
 
     /// The login backoff is over: open servers again if clients still wait.
-    mutating func retryTimerFired(now: UInt64, userServers: Int) -> [Action] {
+    mutating func retryTimerFired(now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         retryPending = false
-        var actions: [Action] = []
+        var actions = Actions()
         openServersIfNeeded(&actions)
         return actions
     }
 
     /// The first waiter has waited `reserve_pool_timeout`: the reserve may open; look again later while clients wait.
-    mutating func reserveTimerFired(now: UInt64, userServers: Int) -> [Action] {
+    mutating func reserveTimerFired(now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
-        var actions: [Action] = []
+        var actions = Actions()
         openServersIfNeeded(&actions)
         if !waiting.isEmpty { actions.append(.scheduleReserveCheck(afterMilliseconds: reserveCheckDelay)) }
         return actions
@@ -193,9 +193,9 @@ extension PoolStateMachine {
 
     /// Once a second: close servers idle too long or past their lifetime, keeping `min_pool_size`
     /// (the most recently used), and open one towards `min_pool_size`.
-    mutating func janitorTick(now: UInt64, userServers: Int) -> [Action] {
+    mutating func janitorTick(now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
-        var actions: [Action] = []
+        var actions = Actions()
         var keep = settings.minPoolSize
         for id in idleStack.reversed() {
             guard let server = servers[id], case .idle(let since) = server.state else { continue }
@@ -217,35 +217,35 @@ extension PoolStateMachine {
     // MARK: admin and configuration
 
     /// PAUSE: stop lending servers; the idle ones close now, the others as they come back.
-    mutating func pauseRequested() -> [Action] {
+    mutating func pauseRequested() -> Actions {
         paused = true
         return closeIdle(reason: "paused")
     }
 
     /// RESUME: lend servers again, starting with whoever waited first.
-    mutating func resumeRequested(now: UInt64, userServers: Int) -> [Action] {
+    mutating func resumeRequested(now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         paused = false
-        var actions: [Action] = []
+        var actions = Actions()
         serveWaiters(&actions)
         return actions
     }
 
     /// KILL: close every server now (linked clients get an error from their server).
-    mutating func killRequested() -> [Action] { closeAll(reason: "killed") }
+    mutating func killRequested() -> Actions { closeAll(reason: "killed") }
 
     /// The process shuts down: close every server.
-    mutating func shutdownRequested() -> [Action] { closeAll(reason: "shutdown") }
+    mutating func shutdownRequested() -> Actions { closeAll(reason: "shutdown") }
 
     /// The database was removed from the config: idle servers close now, the others when released.
-    mutating func databaseRemoved() -> [Action] {
+    mutating func databaseRemoved() -> Actions {
         retired = true
         return closeIdle(reason: "database_removed")
     }
 
     /// A config reload: new settings (the database is back if it was retired); a new upstream
     /// URL closes the idle servers, which were logged in to the old one.
-    mutating func settingsChanged(_ settings: PoolSettings, now: UInt64, userServers: Int) -> [Action] {
+    mutating func settingsChanged(_ settings: PoolSettings, now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         let urlChanged = settings.url != self.settings.url
         self.settings = settings

@@ -40,7 +40,8 @@ public final class ClientConnection: IOHandler {
     public private(set) var processID: Int32 = 0
     public private(set) var secretKey: UInt32 = 0
     public let connectedAt: UInt64
-    var waitStartedAt: UInt64 = 0
+    /// Loop time this client started waiting in the pool's queue.
+    private(set) var waitStartedAt: UInt64 = 0
     private var loginTimer: Timer?
     private var waitTimer: Timer?
     /// Extended-protocol messages sent since the last Sync: the server must stay.
@@ -385,16 +386,20 @@ public final class ClientConnection: IOHandler {
 
     // MARK: pooling
 
+    /// The pool queued this client (for a server, or for the pool's parameters at login): stop
+    /// reading it until it is served, and give up after `seconds` (0: never).
     func startWaitTimer(seconds: Double) {
         waitTimer?.cancel()
-        if phase == .idle { phase = .waiting }
+        if phase == .idle {
+            phase = .waiting
+            waitStartedAt = runtime.loop.now
+        }
         updateInterest()
         guard seconds > 0 else { return }
         waitTimer = runtime.loop.timers.schedule(now: runtime.loop.now, afterMilliseconds: UInt64(seconds * 1000)) {
             [self] in
             guard self.phase != .closed, let pool = self.pool else { return }
-            pool.cancelWait(for: self)
-            self.closeWithError(pool.waitTimeoutError(), reason: "query_wait_timeout")
+            pool.waitTimedOut(for: self)
         }
     }
 

@@ -33,8 +33,9 @@ public final class ServerConnection: IOHandler {
     public private(set) var parameters = ServerParameterState()
     public private(set) var backendKey: BackendKeyData?
     public let id: UInt64
+    /// This server's id in its pool's state machine.
+    let poolID: ServerID
     public let createdAt: UInt64
-    private let lifetimeMilliseconds: UInt64
     public private(set) var idleSince: UInt64
     public private(set) var linkedSince: UInt64 = 0
     public private(set) var transactionStatus: TransactionStatus = .idle
@@ -58,15 +59,13 @@ public final class ServerConnection: IOHandler {
     private var interest = ReadinessInterest()
     private var connectStartedAt: UInt64 = 0
 
-    init(pool: Pool, runtime: ProxyRuntime) {
+    init(pool: Pool, runtime: ProxyRuntime, poolID: ServerID) {
         self.pool = pool
         self.runtime = runtime
+        self.poolID = poolID
         self.id = runtime.nextID()
         self.createdAt = runtime.loop.now
         self.idleSince = runtime.loop.now
-        let lifetime = pool.settings.serverLifetime * 1000
-        // Up to 10% jitter so connections opened together do not expire together.
-        self.lifetimeMilliseconds = lifetime > 0 ? UInt64(lifetime * Double.random(in: 0.9...1.0)) : UInt64.max
     }
 
     var isLoggingIn: Bool {
@@ -78,11 +77,6 @@ public final class ServerConnection: IOHandler {
     /// Running `server_check_query` before being handed out.
     private(set) var isTesting = false
 
-    var isUsable: Bool {
-        if case .idle = state, let socket, !socket.isClosed { return true }
-        return false
-    }
-    func pastLifetime(now: UInt64) -> Bool { now &- createdAt >= lifetimeMilliseconds }
     var stateName: String {
         switch state {
         case .connecting, .negotiatingTLS, .tlsHandshake, .loggingIn: return "login"
