@@ -298,16 +298,12 @@ public final class Pool {
     // MARK: prepared statements
 
     /// Server-side names of statements, shared by every client and server of this pool.
-    private var statementNames: [StatementKey: String] = [:]
-    private var nextStatementNumber = 0
+    private var statementNames = StatementNames()
 
     /// The server-side name for a statement (the same for identical text and parameter types).
     func serverStatementName(for key: StatementKey) -> String {
-        if let name = statementNames[key] { return name }
-        nextStatementNumber += 1
-        let name = "sluice_\(nextStatementNumber)"
-        statementNames[key] = name
-        traffic.statementsPrepared += 1
+        let name = statementNames.name(for: key)
+        traffic.statementsPrepared = statementNames.named
         return name
     }
 }
