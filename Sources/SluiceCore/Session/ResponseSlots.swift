@@ -52,7 +52,12 @@ struct SlotQueue {
     private var head = 0
 
     var isEmpty: Bool { head == items.count }
+    var count: Int { items.count - head }
     var first: ResponseSlot? { isEmpty ? nil : items[head] }
+    /// The head is an answer Sluice gives itself (read in place: no copy of the slot).
+    var headIsSynthetic: Bool { !isEmpty && items[head].isSynthetic }
+    /// A reply of `type` completes the head request.
+    func headIsFinished(by type: UInt8) -> Bool { !isEmpty && items[head].isFinished(by: type) }
 
     mutating func append(_ slot: ResponseSlot) { items.append(slot) }
 
