@@ -39,7 +39,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     public let worker: Int
     public let workerCount: Int
     /// The workers this runtime belongs to (nil: a runtime of its own, e.g. in tests).
-    weak var group: WorkerGroup?
+    private(set) weak var group: WorkerGroup?
+
+    /// The group made this runtime one of its workers.
+    func joined(_ group: WorkerGroup) { self.group = group }
     private var exemptNetworks: [CIDR] = []
     /// TLS toward clients (nil: no certificate configured).
     private(set) var clientTLSContext: TLSContext?

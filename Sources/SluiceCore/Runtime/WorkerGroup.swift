@@ -33,7 +33,7 @@ public final class WorkerGroup: @unchecked Sendable {
                                              workerCount: count, limits: limits))
         }
         self.runtimes = runtimes
-        for runtime in runtimes { runtime.group = self }
+        for runtime in runtimes { runtime.joined(self) }
     }
 
     public var first: ProxyRuntime { runtimes[0] }

@@ -134,7 +134,8 @@ extension ServerConnection {
             var next = ServerSessionMachine.RelayAction.forward
             switch type {
             case ReadyForQuery.typeCode:
-                guard available - position >= total, length == 5 else { break scan }
+                guard length == 5 else { close(reason: "protocol_violation"); return }
+                guard available - position >= total else { break scan }
                 let ready = session.readyForQueryReceived(status: input.byte(at: position + 5), now: runtime.loop.now)
                 position += total
                 if let milliseconds = ready.queryMilliseconds { pool.countQueryTime(microseconds: milliseconds * 1000) }
@@ -177,6 +178,8 @@ extension ServerConnection {
             case ParseComplete.typeCode, CloseComplete.typeCode:
                 // Must stay the case just above `default:` (its `fallthrough` goes there).
                 guard session.tracksRequests else { fallthrough }
+                guard length == 4 else { close(reason: "protocol_violation"); return }
+                guard available - position >= total else { break scan }
                 next = session.parseOrCloseCompleteReceived()
                 if next == .swallow || next == .swallowThenAnswer {
                     guard flush() else { return }
