@@ -35,19 +35,22 @@ private struct Script {
 
     mutating func checkout(_ c: UInt64) -> [String] { text(machine.checkoutRequested(ClientID(c), now: now, userServers: userServers)) }
     mutating func parameters(_ c: UInt64) -> [String] { text(machine.parametersRequested(ClientID(c), now: now, userServers: userServers)) }
-    mutating func left(_ c: UInt64) -> [String] { text(machine.clientLeft(ClientID(c))) }
+    /// The server the machine opened as number `n` (s1, s2, … in its actions).
+    func id(_ n: UInt64) -> ServerID { machine.servers.ids.first { $0.number == n } ?? ServerID(number: n, slot: -1) }
+    /// The client leaves, with the server it holds if any (as `Pool` reports it).
+    mutating func left(_ c: UInt64) -> [String] { text(machine.clientLeft(ClientID(c), holding: machine.server(of: ClientID(c)))) }
     mutating func timedOut(_ c: UInt64) -> [String] { text(machine.waitTimedOut(ClientID(c))) }
     mutating func connected(_ s: UInt64, jitter: Double = 1) -> [String] {
-        text(machine.serverConnected(ServerID(s), lifetimeJitter: jitter, now: now, userServers: userServers))
+        text(machine.serverConnected(id(s), lifetimeJitter: jitter, now: now, userServers: userServers))
     }
     mutating func loginFailed(_ s: UInt64, code: String = SQLState.cannotConnectNow, retryable: Bool = true, jitter: Double = 1) -> [String] {
-        text(machine.serverLoginFailed(ServerID(s), failure: ServerLoginFailure(code: code, message: "the database system is starting up", retryable: retryable),
+        text(machine.serverLoginFailed(id(s), failure: ServerLoginFailure(code: code, message: "the database system is starting up", retryable: retryable),
                                        retryJitter: jitter, now: now, userServers: userServers))
     }
-    mutating func released(_ s: UInt64) -> [String] { text(machine.serverReleased(ServerID(s), now: now, userServers: userServers)) }
-    mutating func closed(_ s: UInt64) -> [String] { text(machine.serverClosed(ServerID(s), now: now, userServers: userServers)) }
+    mutating func released(_ s: UInt64) -> [String] { text(machine.serverReleased(id(s), now: now, userServers: userServers)) }
+    mutating func closed(_ s: UInt64) -> [String] { text(machine.serverClosed(id(s), now: now, userServers: userServers)) }
     mutating func checked(_ s: UInt64, ok: Bool) -> [String] {
-        text(ok ? machine.checkSucceeded(ServerID(s), now: now, userServers: userServers) : machine.checkFailed(ServerID(s)))
+        text(ok ? machine.checkSucceeded(id(s), now: now, userServers: userServers) : machine.checkFailed(id(s)))
     }
     mutating func retryFired() -> [String] { text(machine.retryTimerFired(now: now, userServers: userServers)) }
     mutating func reserveFired() -> [String] { text(machine.reserveTimerFired(now: now, userServers: userServers)) }
@@ -105,12 +108,12 @@ final class PoolStateMachineTests: XCTestCase {
         XCTAssertEqual(p.released(1), [])
         p.advance(seconds: 1)
         XCTAssertEqual(p.released(2), [])
-        XCTAssertEqual(p.machine.idleStack, [ServerID(1), ServerID(2)])
+        XCTAssertEqual(p.machine.idleStack.map(\.number), [1, 2])
         XCTAssertEqual(p.counts, "servers=2 connecting=0 checking=0 idle=2 active=0 draining=0 closing=0 waiting=0")
         XCTAssertEqual(p.checkout(3), ["link c3 s2 waited=0ms"])  // the most recently used
         XCTAssertEqual(p.checkout(4), ["link c4 s1 waited=0ms"])
         XCTAssertEqual(p.counts, "servers=2 connecting=0 checking=0 idle=0 active=2 draining=0 closing=0 waiting=0")
-        XCTAssertEqual(p.machine.server(of: ClientID(4)), ServerID(1))
+        XCTAssertEqual(p.machine.server(of: ClientID(4))?.number, 1)
     }
 
     func testReservePoolOpensOnlyAfterTimeoutAndIsReleasedAfterTheRush() {
@@ -251,7 +254,7 @@ final class PoolStateMachineTests: XCTestCase {
         XCTAssertEqual(p.loginFailed(2), ["logFailure s2", "retry 400ms"])  // 0.5 s capped at server_login_retry
         XCTAssertEqual(p.machine.consecutiveFailures, 2)
         XCTAssertEqual(p.retryFired(), ["connect s3"])
-        let actions = p.machine.serverLoginFailed(ServerID(3), failure: ServerLoginFailure(code: SQLState.invalidPassword, message: "password authentication failed", retryable: false),
+        let actions = p.machine.serverLoginFailed(p.id(3), failure: ServerLoginFailure(code: SQLState.invalidPassword, message: "password authentication failed", retryable: false),
                                                   retryJitter: 1, now: p.now, userServers: p.userServers)
         XCTAssertEqual(p.text(actions), ["logFailure s3", "fail c5,c1 08006 server_login_failed"])
         guard case .failWaiters(_, let error, _)? = Array(actions).last else { return XCTFail() }
@@ -354,12 +357,34 @@ final class PoolStateMachineTests: XCTestCase {
         XCTAssertTrue(actions.isEmpty)
         XCTAssertEqual(Array(actions).count, 0)
         for n in 1...5 {
-            actions.append(.connectServer(ServerID(UInt64(n))))
+            actions.append(.connectServer(ServerID(number: UInt64(n), slot: n - 1)))
             XCTAssertEqual(actions.count, n)
             XCTAssertEqual(Script().text(actions), (1...n).map { "connect s\($0)" })
         }
-        var more: PoolStateMachine.Actions = [.checkServer(ServerID(9))]
+        var more: PoolStateMachine.Actions = [.checkServer(ServerID(number: 9, slot: 0))]
         more.append(contentsOf: actions)
         XCTAssertEqual(Script().text(more), ["check s9", "connect s1", "connect s2", "connect s3", "connect s4", "connect s5"])
+    }
+
+    func testServerSlotsAreReusedAndStaleIDsFindNothing() {
+        var p = Script { $0.poolSize = 3 }
+        _ = p.checkout(1); _ = p.checkout(2); _ = p.checkout(3)
+        XCTAssertEqual([p.id(1).slot, p.id(2).slot, p.id(3).slot], [0, 1, 2])
+        let second = p.id(2)
+        _ = p.connected(2)
+        XCTAssertEqual(p.machine.state(of: second), .linked(ClientID(1)))
+        // c1 leaves holding s2, which is then lost: s2 is forgotten and its slot is free.
+        XCTAssertEqual(p.left(1), [])
+        XCTAssertEqual(p.machine.state(of: second), .draining)
+        XCTAssertEqual(p.closed(2), [])
+        XCTAssertNil(p.machine.state(of: second))
+        XCTAssertEqual(p.machine.servers.count, 2)
+        // The next server takes slot 1 under a new number; the old id does not find it.
+        XCTAssertEqual(p.checkout(4), ["wait c4 120s", "connect s4"])
+        XCTAssertEqual(p.id(4).slot, 1)
+        XCTAssertNil(p.machine.state(of: second))
+        XCTAssertEqual(p.machine.state(of: p.id(4)), .connecting)
+        XCTAssertEqual(p.machine.servers.ids.map(\.number), [1, 3, 4])
+        XCTAssertEqual(p.counts, "servers=3 connecting=3 checking=0 idle=0 active=0 draining=0 closing=0 waiting=3")
     }
 }

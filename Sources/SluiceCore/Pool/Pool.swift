@@ -13,8 +13,8 @@ public final class Pool {
     var logger: Logger { runtime.logger }
 
     private var machine: PoolStateMachine
-    /// Every server connection of this pool by the machine's id, until it reports its close.
-    private var connections: [ServerID: ServerConnection] = [:]
+    /// Every server connection of this pool at its `ServerID.slot`, until it reports its close.
+    private var connections: [ServerConnection?] = []
     /// Clients in the machine's queues (for a server or for the pool's parameters), by id.
     private var waitingClients: [ClientID: ClientConnection] = [:]
     /// ParameterStatus values of the first server that logged in (what clients are told at login).
@@ -62,7 +62,23 @@ public final class Pool {
         return stats
     }
     /// The servers' connections, for the admin console and metrics.
-    var allServers: [ServerConnection] { Array(connections.values) }
+    var allServers: [ServerConnection] { connections.compactMap { $0 } }
+
+    /// The connection of a server the machine knows (an array index, no hashing).
+    @inline(__always) private func connection(_ id: ServerID) -> ServerConnection? {
+        guard id.slot < connections.count, let server = connections[id.slot], server.poolID == id else { return nil }
+        return server
+    }
+
+    /// Whether `server` is still this pool's (not closed and forgotten).
+    @inline(__always) private func isCurrent(_ server: ServerConnection) -> Bool {
+        let slot = server.poolID.slot
+        return slot < connections.count && connections[slot] === server
+    }
+
+    private func forget(_ server: ServerConnection) {
+        if isCurrent(server) { connections[server.poolID.slot] = nil }
+    }
 
     /// The inputs of every machine event: the loop time and, when `max_user_connections` is set,
     /// the servers of this pool's upstream user across the runtime (scanning the pools only then).
@@ -94,11 +110,18 @@ public final class Pool {
         run(machine.checkoutRequested(ClientID(client.id), now: now, userServers: userServers), requester: client)
     }
 
-    /// The client is gone: forget it if it waited; a server it still holds is being cleaned up.
+    /// The client is gone: forget it if it waited.
     func cancelWait(for client: ClientConnection) {
         let id = ClientID(client.id)
         waitingClients[id] = nil
         run(machine.clientLeft(id))
+    }
+
+    /// The client is gone while holding `server`, which now cleans up (rollback, reset) and then
+    /// comes back through `release` or closes.
+    func clientLeft(_ client: ClientConnection, holding server: ServerConnection) {
+        guard isCurrent(server) else { return }
+        run(machine.clientLeft(ClientID(client.id), holding: server.poolID))
     }
 
     /// The client's `query_wait_timeout` ran out: it gets the error and is closed.
@@ -113,7 +136,7 @@ public final class Pool {
     /// Login finished: the first server gives the pool its parameters; then it is lent or kept.
     func serverReady(_ server: ServerConnection, parameters: [(name: String, value: String)], connectMicroseconds: UInt64) {
         metrics.upstreamConnect.recordMicroseconds(connectMicroseconds)
-        guard connections[server.poolID] === server else { return }
+        guard isCurrent(server) else { return }
         // Up to 10% jitter so connections opened together do not expire together.
         run(machine.serverConnected(server.poolID, lifetimeJitter: Double.random(in: 0.9...1.0), now: now, userServers: userServers),
             parameters: parameters)
@@ -121,15 +144,15 @@ public final class Pool {
 
     /// A login attempt failed (or the server closed while logging in).
     func serverLoginFailed(_ server: ServerConnection, failure: ServerLoginFailure) {
-        guard connections[server.poolID] === server else { return }
-        connections[server.poolID] = nil
+        guard isCurrent(server) else { return }
+        forget(server)
         run(machine.serverLoginFailed(server.poolID, failure: failure, retryJitter: Double.random(in: 0.75...1.25),
                                       now: now, userServers: userServers))
     }
 
     /// A server finished its transaction (or its client left, and it is clean): reuse or close it.
     func release(_ server: ServerConnection) {
-        guard connections[server.poolID] === server else { return }  // already closed and forgotten
+        guard isCurrent(server) else { return }  // already closed and forgotten
         switch machine.state(of: server.poolID) {
         case .linked?, .draining?: break
         default: return
@@ -140,8 +163,8 @@ public final class Pool {
 
     /// A server closed (any reason, after login): forget it and open another if clients wait.
     func serverClosed(_ server: ServerConnection) {
-        guard connections[server.poolID] === server else { return }
-        connections[server.poolID] = nil
+        guard isCurrent(server) else { return }
+        forget(server)
         run(machine.serverClosed(server.poolID, now: now, userServers: userServers))
     }
 
@@ -154,7 +177,7 @@ public final class Pool {
     }
 
     private func checkFinished(_ server: ServerConnection, ok: Bool) {
-        guard connections[server.poolID] === server, machine.state(of: server.poolID) == .checking else { return }
+        guard isCurrent(server), machine.state(of: server.poolID) == .checking else { return }
         if ok {
             server.becameIdle(now: now)
             run(machine.checkSucceeded(server.poolID, now: now, userServers: userServers))
@@ -172,7 +195,7 @@ public final class Pool {
         for action in actions {
             switch action {
             case .linkClient(let clientID, let serverID, let waited):
-                guard let server = connections[serverID] else { continue }
+                guard let server = connection(serverID) else { continue }
                 guard let client = takeClient(clientID, requester) else {
                     // Gone between the decision and now: the server comes straight back.
                     run(machine.clientLeft(clientID))
@@ -184,13 +207,14 @@ public final class Pool {
                 server.link(to: client)
             case .connectServer(let id):
                 let server = ServerConnection(pool: self, runtime: runtime, poolID: id)
-                connections[id] = server
+                while connections.count <= id.slot { connections.append(nil) }
+                connections[id.slot] = server
                 server.connect()
             case .checkServer(let id):
-                guard let server = connections[id] else { continue }
+                guard let server = connection(id) else { continue }
                 server.runCheck(settings.serverCheckQuery) { [self, server] ok in self.checkFinished(server, ok: ok) }
             case .closeServer(let id, let reason):
-                connections[id]?.close(reason: reason)
+                connection(id)?.close(reason: reason)
             case .startWaitTimer(let id, let seconds):
                 let client = requester?.id == id.raw ? requester : waitingClients[id]
                 guard let client else { continue }

@@ -109,7 +109,7 @@ extension PoolStateMachine {
 
     mutating func openServer(_ actions: inout Actions) {
         nextServerNumber += 1
-        let id = ServerID(nextServerNumber)
+        let id = ServerID(number: nextServerNumber, slot: servers.nextSlot)
         move(id, to: .connecting)
         stats.serversOpened += 1
         actions.append(.connectServer(id))
@@ -130,7 +130,7 @@ extension PoolStateMachine {
     /// Closes every server not already closing, in the order they were opened.
     mutating func closeAll(reason: String) -> Actions {
         var actions = Actions()
-        for id in servers.keys.sorted() where servers[id]!.state != .closing {
+        for id in servers.ids where servers[id]!.state != .closing {
             actions.append(close(id, reason: reason))
         }
         return actions

@@ -41,11 +41,11 @@ extension PoolStateMachine {
         return actions
     }
 
-    /// The client is gone: forget it if it waited; a server it held is cleaned up (`draining`)
-    /// until it is released or closed.
-    mutating func clientLeft(_ client: ClientID) -> Actions {
+    /// The client is gone: forget it if it waited. A server it held (`server`) is cleaned up
+    /// (`draining`) until it is released or closed.
+    mutating func clientLeft(_ client: ClientID, holding server: ServerID? = nil) -> Actions {
         forgetWaiter(client)
-        if let server = serverOfClient[client] { move(server, to: .draining) }
+        if let server, servers[server]?.state == .linked(client) { move(server, to: .draining) }
         return []
     }
 

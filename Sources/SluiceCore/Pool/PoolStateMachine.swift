@@ -9,12 +9,17 @@ public struct ClientID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "c\(raw)" }
 }
 
-/// A server of the pool, numbered by the machine when it decides to open it.
+/// A server of the pool: its number in opening order (what logs and tests call it), and the slot
+/// it holds in the pool's tables while it exists (slots are reused; the number never is).
 public struct ServerID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var raw: UInt64
-    public init(_ raw: UInt64) { self.raw = raw }
-    public var description: String { "s\(raw)" }
-    public static func < (a: ServerID, b: ServerID) -> Bool { a.raw < b.raw }
+    public let number: UInt64
+    let slot: Int
+    init(number: UInt64, slot: Int) {
+        self.number = number
+        self.slot = slot
+    }
+    public var description: String { "s\(number)" }
+    public static func < (a: ServerID, b: ServerID) -> Bool { a.number < b.number }
 }
 
 /// The pool's decisions, without sockets, clocks or randomness: those come in with each event
@@ -38,6 +43,7 @@ struct PoolStateMachine {
     }
 
     struct Server {
+        let id: ServerID
         var state: ServerState
         /// Loop time when the machine decided to open it.
         let openedAt: UInt64
@@ -95,11 +101,9 @@ struct PoolStateMachine {
 
     // The state below is written only by the machine's own events (in its extension files).
     var settings: PoolSettings
-    var servers: [ServerID: Server] = [:]
+    var servers = ServerTable()
     /// Idle servers, most recently used last (handed out LIFO so the rest can time out).
     var idleStack: [ServerID] = []
-    /// The server each linked client holds.
-    var serverOfClient: [ClientID: ServerID] = [:]
     /// Clients that need a server, first come first served.
     var waiting = FIFOQueue<Waiter>()
     /// Clients that finished authentication before any server told us its parameters.
@@ -142,7 +146,8 @@ struct PoolStateMachine {
     var waitingCount: Int { waiting.count }
     var oldestWaitStart: UInt64? { waiting.first?.since }
     func state(of server: ServerID) -> ServerState? { servers[server]?.state }
-    func server(of client: ClientID) -> ServerID? { serverOfClient[client] }
+    /// The server a client holds (a scan: for tests and the console, not the relay path).
+    func server(of client: ClientID) -> ServerID? { servers.ids.first { servers[$0]?.state == .linked(client) } }
 
     /// Records the inputs every decision may need: the loop time and the runtime-wide number of
     /// servers of this pool's upstream user (this pool's included).
@@ -157,7 +162,7 @@ struct PoolStateMachine {
     // MARK: the one transition
 
     /// Moves a server to `new` (nil: forgotten), checking the transition and keeping the counters,
-    /// the idle stack and the client → server map. A new server enters as `.connecting`.
+    /// and the idle stack. A new server enters as `.connecting`.
     mutating func move(_ id: ServerID, to new: ServerState?) {
         let old = servers[id]?.state
         switch (old, new) {
@@ -177,8 +182,6 @@ struct PoolStateMachine {
             switch old {
             case .idle:
                 if idleStack.last == id { idleStack.removeLast() } else { idleStack.removeAll { $0 == id } }
-            case .linked(let client):
-                serverOfClient[client] = nil
             default:
                 break
             }
@@ -187,11 +190,10 @@ struct PoolStateMachine {
         count(new, 1)
         switch new {
         case .idle: idleStack.append(id)
-        case .linked(let client): serverOfClient[client] = id
         default: break
         }
         if old == nil {
-            servers[id] = Server(state: new, openedAt: now)
+            servers[id] = Server(id: id, state: new, openedAt: now)
         } else {
             servers[id]!.state = new
         }

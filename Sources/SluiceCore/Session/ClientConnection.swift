@@ -441,6 +441,7 @@ public final class ClientConnection: IOHandler {
         waitTimer?.cancel()
         if let server {
             self.server = nil
+            pool?.clientLeft(self, holding: server)
             server.clientLeft(clientMidMessage: passthrough > 0)
         }
         if previous == .waiting || previous == .awaitingParameters { pool?.cancelWait(for: self) }
