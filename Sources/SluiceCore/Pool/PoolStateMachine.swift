@@ -67,6 +67,8 @@ struct PoolStateMachine {
         var closing = 0
     }
 
+    /// Cases with large payloads (errors) are `indirect`, boxed only when such an action is
+    /// made (rarely), so the common actions stay a few words and copy cheaply.
     enum Action {
         /// Lend server `to` to the client: record `waitedMicroseconds` in the pool-wait histogram,
         /// tell the client its server (`serverAssigned`) and link the server to it.
@@ -83,9 +85,9 @@ struct PoolStateMachine {
         /// start its `query_wait_timeout` timer (`seconds` 0: no timer). It reports `waitTimedOut`.
         case startWaitTimer(ClientID, seconds: Double)
         /// Send this FATAL error to the client and close it with this reason.
-        case closeClient(ClientID, ErrorResponse, reason: String)
+        indirect case closeClient(ClientID, ErrorResponse, reason: String)
         /// Send this FATAL error to each of these clients and close them with this reason.
-        case failWaiters([ClientID], ErrorResponse, reason: String)
+        indirect case failWaiters([ClientID], ErrorResponse, reason: String)
         /// Report `retryTimerFired` after this long, replacing a retry timer still pending.
         case scheduleRetry(afterMilliseconds: UInt64)
         /// Report `reserveTimerFired` after this long, replacing a reserve timer still pending.
@@ -96,7 +98,7 @@ struct PoolStateMachine {
         /// The pool's parameters are known: finish these clients' logins.
         case parametersAvailable([ClientID])
         /// Log this server's failed login (a warning with the failure and whether it is retried).
-        case logLoginFailure(ServerID, ServerLoginFailure)
+        indirect case logLoginFailure(ServerID, ServerLoginFailure)
     }
 
     // The state below is written only by the machine's own events (in its extension files).
