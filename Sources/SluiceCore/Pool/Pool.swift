@@ -22,8 +22,9 @@ public final class Pool {
     private var retryTimer: Timer?
     private var janitorTimer: Timer?
     private var reserveTimer: Timer?
-    /// Traffic counters (bytes, queries, transactions, statements, leak suspects); the decision
-    /// counters are the machine's. `stats` adds them up.
+    /// Traffic counters (bytes, queries, transactions, statement parses, leak suspects); the
+    /// decision counters are the machine's, the statements named are `statementNames`'. `stats`
+    /// adds them up.
     private var traffic = PoolStats()
     let metrics: PoolMetrics
     /// Client-side TLS context for this upstream (nil for sslmode=disable), or why it could not be built.
@@ -59,6 +60,7 @@ public final class Pool {
     public var stats: PoolStats {
         var stats = machine.stats
         stats.add(traffic)
+        stats.statementsPrepared = statementNames.named
         return stats
     }
     /// The servers' connections, for the admin console and metrics.
@@ -326,8 +328,6 @@ public final class Pool {
 
     /// The server-side name for a statement (the same for identical text and parameter types).
     func serverStatementName(for key: StatementKey) -> String {
-        let name = statementNames.name(for: key)
-        traffic.statementsPrepared = statementNames.named
-        return name
+        statementNames.name(for: key)
     }
 }
