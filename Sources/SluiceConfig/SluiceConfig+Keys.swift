@@ -55,6 +55,7 @@ extension SluiceConfig {
         .init("stats_users", \.statsUsers, default: [], .nameList),
         .init("leak_detection_threshold", \.leakDetectionThreshold, default: 60, .seconds(0...86_400)),
         .init("log_leak_queries", \.logLeakQueries, default: false, .boolean),
+        .init("metrics_application_limit", \.metricsApplicationLimit, default: 20, .integer(0...200)),
     ]
 
     /// `SLUICE_*` variables that are not keys but are read elsewhere (so not "unknown").

@@ -71,6 +71,9 @@ public struct SluiceConfig: Sendable, Equatable {
     /// `max_prepared_statements`: named statements kept per server connection in transaction mode
     /// (least recently used evicted); 0 turns statement mapping off.
     public var maxPreparedStatements: Int
+    /// `metrics_application_limit`: application_name values with series of their own in the
+    /// per-application metrics (the busiest ones; the rest are `other`). Read at start only.
+    public var metricsApplicationLimit: Int
     /// `server_check_delay`: an idle server unused this long is checked with `server_check_query` before reuse (0: always).
     public var serverCheckDelay: Double
     /// `server_check_query`: the check; "" sends an empty query (cheapest round trip).
@@ -123,6 +126,7 @@ public struct SluiceConfig: Sendable, Equatable {
         logLevel = .info
         adminListen = nil
         maxPreparedStatements = 0
+        metricsApplicationLimit = 0
         maxDBClientConnections = 0
         maxUserClientConnections = 0
         maxClientConnPerAddress = 0

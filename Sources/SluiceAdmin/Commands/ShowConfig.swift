@@ -63,6 +63,7 @@ final class ShowConfig: AdminCommand {
         Entry(key: "stats_users", changeable: true) { $0.statsUsers.joined(separator: ",") },
         Entry(key: "leak_detection_threshold", changeable: true) { formatDecimal($0.leakDetectionThreshold) },
         Entry(key: "log_leak_queries", changeable: true) { $0.logLeakQueries ? "true" : "false" },
+        Entry(key: "metrics_application_limit", changeable: false) { String($0.metricsApplicationLimit) },
         Entry(key: "client_tls", changeable: true) { $0.clientTLS?.rawValue ?? "" },
         Entry(key: "client_tls_cert", changeable: true) { $0.clientTLSCert ?? "" },
         Entry(key: "client_tls_key", changeable: true) { $0.clientTLSKey ?? "" },

@@ -8,7 +8,14 @@ extension ProxyRuntime {
         janitorTimer = loop.timers.scheduleRepeating(now: loop.now, everyMilliseconds: 1000) { [weak self] in
             self?.checkClientTimeouts()
             self?.checkLeaks()
+            self?.refreshApplicationSlots()
         }
+    }
+
+    /// Active clients whose application entry went to another name get their own again.
+    func refreshApplicationSlots() {
+        let now = loop.now
+        for client in clients.values { client.refreshApplicationSlot(now: now) }
     }
 
     var janitor: ClientJanitor {
@@ -49,6 +56,7 @@ extension ProxyRuntime {
             client.becameLeakSuspect()
             stats.leakSuspects += 1
             client.pool?.countLeakSuspect()
+            applications.countLeakSuspect(slot: client.applicationSlot, worker: worker)
             var metadata: Logger.Metadata = [
                 "client": "\(client.peer)", "database": "\(client.database)", "user": "\(client.user)",
                 "application_name": "\(client.applicationName)", "held_for_s": "\(held)",

@@ -76,9 +76,11 @@ extension ProxyRuntime {
                 maxWaitSeconds: pool.oldestWaitStart.map { Double(now &- $0) / 1000 } ?? 0,
                 stats: pool.stats, lastConnectError: pool.lastConnectFailure?.description))
         }
-        return ProxySnapshot(version: sluiceVersion, startedAt: startedAtUnix, takenAt: Date().timeIntervalSince1970,
-                             paused: pools.values.contains { $0.paused }, shuttingDown: shuttingDown, config: config,
-                             pools: poolSnapshots, clients: clientSnapshots, servers: serverSnapshots, totals: stats)
+        var snapshot = ProxySnapshot(version: sluiceVersion, startedAt: startedAtUnix, takenAt: Date().timeIntervalSince1970,
+                                     paused: pools.values.contains { $0.paused }, shuttingDown: shuttingDown, config: config,
+                                     pools: poolSnapshots, clients: clientSnapshots, servers: serverSnapshots, totals: stats)
+        if worker == 0 { snapshot.applications = applications.read(now: now) }  // one book for every worker
+        return snapshot
     }
 
     /// The snapshot the admin console answers from: this runtime's, or with several workers the

@@ -35,6 +35,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     private var tlsLoadError: Error?
     /// Live client counts for the client limits, shared by every worker.
     let limits: ClientLimitBook
+    /// Per-application_name statistics, shared by every worker (each records into its own block).
+    let applications: ApplicationBook
     /// This runtime's place among the `workers` loops (0 when there is one).
     public let worker: Int
     public let workerCount: Int
@@ -48,15 +50,18 @@ public final class ProxyRuntime: @unchecked Sendable {
     private(set) var clientTLSContext: TLSContext?
 
     public convenience init(config: SluiceConfig, logger: Logger) throws {
-        try self.init(config: config, logger: logger, worker: 0, workerCount: 1, limits: ClientLimitBook())
+        try self.init(config: config, logger: logger, worker: 0, workerCount: 1, limits: ClientLimitBook(),
+                      applications: ApplicationBook(limit: config.metricsApplicationLimit, workers: 1))
     }
 
-    init(config: SluiceConfig, logger: Logger, worker: Int, workerCount: Int, limits: ClientLimitBook) throws {
+    init(config: SluiceConfig, logger: Logger, worker: Int, workerCount: Int, limits: ClientLimitBook,
+         applications: ApplicationBook) throws {
         self.config = config
         self.logger = logger
         self.worker = worker
         self.workerCount = max(workerCount, 1)
         self.limits = limits
+        self.applications = applications
         // The loop lingers on its readiness set for up to 5 ms at a time while traffic comes, so a
         // busy loop is woken by the kernel like PgBouncer's instead of via libdispatch's manager
         // thread (Benchmarks/RESULTS.md, "Third pass"). SLUICE_LOOP_LINGER_MS=0 turns it off
@@ -144,8 +149,12 @@ public final class ProxyRuntime: @unchecked Sendable {
         if newConfig.listen != config.listen {
             logger.warning("listen addresses changed in the config; they take effect at the next restart")
         }
+        if newConfig.metricsApplicationLimit != config.metricsApplicationLimit {
+            logger.warning("metrics_application_limit changed in the config; it takes effect at the next restart")
+        }
         var merged = newConfig
         merged.listen = config.listen
+        merged.metricsApplicationLimit = config.metricsApplicationLimit
         apply(merged)
         logger.notice("configuration reloaded", metadata: ["databases": "\(newConfig.databases.keys.sorted().joined(separator: ", "))"])
     }
@@ -233,11 +242,14 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Per-database and per-user client limits, checked after the startup packet and before
     /// authentication. Returns the refusal, or nil after counting the client in.
-    func admit(database: String, user: String) -> ErrorResponse? {
+    func admit(database: String, user: String, applicationName: String) -> ErrorResponse? {
         let databaseLimit = config.databases[database].map { config.maxDBClientConnections(for: $0) } ?? 0
         if let (error, limit) = limits.admitLogin(database: database, user: user, databaseLimit: databaseLimit,
                                                    userLimit: config.maxUserClientConnections(for: user)) {
             stats.limitRefusals[limit, default: 0] += 1
+            if let refusal = ApplicationBook.Refusal(reason: limit) {
+                applications.countRefusal(refusal, rawName: applicationName, worker: worker)
+            }
             return error
         }
         return nil
@@ -267,6 +279,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         limits.release(host: client.peer.host, database: client.database, user: client.user, admitted: client.admitted)
         if client.processID != 0, cancelKeys[client.processID] === client { cancelKeys[client.processID] = nil }
         stats.clientCloses[reason, default: 0] += 1
+        if client.pool != nil, let refusal = ApplicationBook.Refusal(reason: reason) {
+            applications.countRefusal(refusal, slot: client.applicationSlot, worker: worker)  // max_queue_length, query_wait_timeout
+        }
         if quiet {
             logger.debug("client closed", metadata: ["client": "\(client.peer)", "reason": "\(reason)"])
             return

@@ -15,6 +15,8 @@ public struct ProxySnapshot: Sendable {
     public var clients: [ClientSnapshot]
     public var servers: [ServerSnapshot]
     public var totals: RuntimeStats
+    /// Per-application_name statistics (the process's `ApplicationBook`, read by the first worker).
+    public var applications: ApplicationReading?
     /// Clients holding a server longer than `leak_detection_threshold` (subset of `clients`).
     public var leakSuspects: [ClientSnapshot] {
         let threshold = config.leakDetectionThreshold

@@ -20,17 +20,20 @@ import SluiceIO
 public final class WorkerGroup: @unchecked Sendable {
     public let runtimes: [ProxyRuntime]
     private let limits = ClientLimitBook()
+    /// Per-application_name statistics of every worker.
+    public let applications: ApplicationBook
     /// The worker the next accepted connection goes to (touched on the first loop only).
     private var nextWorker = 0
 
     public init(config: SluiceConfig, logger: Logger) throws {
         let count = max(config.workers, 1)
+        applications = ApplicationBook(limit: config.metricsApplicationLimit, workers: count)
         var runtimes: [ProxyRuntime] = []
         for worker in 0..<count {
             var workerLogger = logger
             if count > 1 { workerLogger[metadataKey: "worker"] = "\(worker)" }
             runtimes.append(try ProxyRuntime(config: config, logger: workerLogger, worker: worker,
-                                             workerCount: count, limits: limits))
+                                             workerCount: count, limits: limits, applications: applications))
         }
         self.runtimes = runtimes
         for runtime in runtimes { runtime.joined(self) }

@@ -33,6 +33,7 @@ extension ClientConnection {
     /// A ParameterStatus passed through: the client now wants that value wherever it goes.
     func parameterReported(name: String, value: String) {
         session.parameterReported(name: name, value: value)
+        applicationParameterReported(name: name, value: value)
     }
 
     // MARK: relay client → server

@@ -63,7 +63,9 @@ public final class ClientConnection: IOHandler {
     private(set) var server: ServerConnection?
     public private(set) var user = ""
     public private(set) var database = ""
-    public private(set) var applicationName = ""
+    public internal(set) var applicationName = ""
+    /// Where this client's per-application numbers go (ClientConnection+Application.swift).
+    var applicationSlot: ApplicationSlot
     public private(set) var processID: Int32 = 0
     public private(set) var secretKey: UInt32 = 0
     public let connectedAt: UInt64
@@ -85,6 +87,7 @@ public final class ClientConnection: IOHandler {
         self.peer = peer
         self.id = runtime.nextID()
         self.connectedAt = runtime.loop.now
+        self.applicationSlot = runtime.applications.overflowSlot
         self.login = ClientLoginMachine(method: runtime.clientAuthentication, tlsAvailable: runtime.clientTLSAvailable,
                                         randomBytes: secureRandomBytes)
     }
@@ -251,7 +254,7 @@ public final class ClientConnection: IOHandler {
             closeWithError(error, reason: reason)
         case .send(let bytes):
             if stage == .startup && !runtime.isAdminDatabase(login.database) {
-                if let refusal = runtime.admit(database: login.database, user: login.user) {
+                if let refusal = runtime.admit(database: login.database, user: login.user, applicationName: login.applicationName) {
                     user = login.user
                     database = login.database
                     closeWithError(refusal, reason: "limit")
@@ -292,6 +295,7 @@ public final class ClientConnection: IOHandler {
                 return
             }
             self.pool = pool
+            applicationSlot = runtime.applications.resolve(applicationName, now: runtime.loop.now, worker: runtime.worker)
             session = ClientSessionMachine(database: database, wanted: login.parameters)
             (processID, secretKey) = runtime.registerCancelKey(for: self)
             stage = .awaitingParameters
@@ -358,6 +362,7 @@ public final class ClientConnection: IOHandler {
         waitTimer?.cancel()
         waitTimer = nil
         self.server = server
+        recordApplication(.poolWait, milliseconds: session.phase == .waiting ? runtime.loop.now &- waitStartedAt : 0)
         session.serverLinked(now: runtime.loop.now)
     }
 
@@ -375,6 +380,7 @@ public final class ClientConnection: IOHandler {
         session.serverReleased()
         if input.isEmpty && input.capacity > 8192 { input.shrink(to: 256) }  // after a large message
         pool.serverHeld(milliseconds: runtime.loop.now - linkedAt)
+        recordApplication(.serverHold, milliseconds: runtime.loop.now - linkedAt)
         pool.release(server)
         updateInterest()
         if input.readableBytes > 0 { process() }
@@ -408,6 +414,7 @@ public final class ClientConnection: IOHandler {
             send(bytes)
         case .recordTransaction(let milliseconds, let leakSuspectReleased):
             pool?.transactionEnded(durationMilliseconds: milliseconds)
+            recordApplication(.transaction, milliseconds: milliseconds)
             if leakSuspectReleased { logLeakReleased(heldMilliseconds: milliseconds, reason: nil) }
         case .reportLeakReleased(let milliseconds):
             logLeakReleased(heldMilliseconds: milliseconds, reason: nil)
