@@ -1,5 +1,6 @@
 // MetricCatalog: the name and help text of every metric SluiceMetrics writes (one help per name, always).
 import Prometheus
+import SluiceCore
 
 /// A metric family Sluice exports from snapshots.
 struct MetricName: Hashable {
@@ -24,7 +25,7 @@ enum MetricCatalog {
                                          help: "Clients holding a server longer than leak_detection_threshold.")
     static let clientsByApplication = MetricName(
         name: "sluice_clients_by_application",
-        help: "Client connections by application_name (the 20 largest; the rest as other).")
+        help: "Client connections by application_name (the metrics_application_limit largest groups; the rest as other).")
     static let oldestClientAge = MetricName(name: "sluice_oldest_client_age_seconds",
                                             help: "Age in seconds of the longest-connected client of the database.")
     static let up = MetricName(name: "sluice_up", help: "1 while Sluice is running.")
@@ -63,6 +64,22 @@ enum MetricCatalog {
                                             help: "Parse messages sent to servers for shared statements.")
     static let leakSuspectsTotal = MetricName(name: "sluice_leak_suspects_total",
                                               help: "Clients that became leak suspects (counted once per hold).")
+
+    // Per application_name (ApplicationSeries.swift): the metrics_application_limit busiest names, the rest as other.
+    static let applicationHistograms: [(ApplicationBook.Histogram, MetricName)] = [
+        (.poolWait, MetricName(name: "sluice_application_pool_wait_seconds",
+                               help: "Seconds a client waited for a server connection, by application_name (busiest names; the rest as other).")),
+        (.transaction, MetricName(name: "sluice_application_transaction_duration_seconds",
+                                  help: "Seconds from the first message of a transaction to its ReadyForQuery, by application_name (busiest names; the rest as other).")),
+        (.serverHold, MetricName(name: "sluice_application_server_hold_seconds",
+                                 help: "Seconds a client held a server connection per checkout, by application_name (busiest names; the rest as other).")),
+    ]
+    static let applicationLeakSuspects = MetricName(
+        name: "sluice_application_leak_suspects_total",
+        help: "Clients that became leak suspects, by application_name (busiest names; the rest as other).")
+    static let applicationRefusals = MetricName(
+        name: "sluice_application_refusals_total",
+        help: "Logins and waits refused by a limit or query_wait_timeout, by application_name and reason (busiest names; the rest as other).")
 
     /// The swift-metrics timers the core records (histograms in seconds, `database` dimension), with help.
     static let coreTimers: [String: String] = [

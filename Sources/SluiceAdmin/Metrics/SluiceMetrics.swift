@@ -26,6 +26,8 @@ public final class SluiceMetrics: @unchecked Sendable {
     private var counters: [String: Prometheus.Counter] = [:]
     /// Last cumulative value seen per counter source.
     private var lastSeen: [String: UInt64] = [:]
+    /// The per-application families, accumulated across renders.
+    private var applicationSeries = ApplicationSeries()
 
     /// A metrics owner with its own registry; nothing is bootstrapped (tests, or a second exporter).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -57,6 +59,10 @@ public final class SluiceMetrics: @unchecked Sendable {
         for sample in SnapshotCounters.samples(snapshot) { advance(sample) }
         var text = registry.emitToString()
         coreTimers.emit(into: &text)
+        if let applications = snapshot.applications {
+            applicationSeries.update(applications)
+            applicationSeries.emit(into: &text)
+        }
         return text
     }
 

@@ -9,10 +9,8 @@ struct GaugeSample {
 }
 
 enum SnapshotGauges {
-    /// Distinct `application_name` values exported before the rest are summed as `other`.
-    static let applicationLimit = 20
     /// The label value for clients that sent no application_name.
-    static let unnamedApplication = "none"
+    static let unnamedApplication = ApplicationName.unnamed
 
     static func samples(_ snapshot: ProxySnapshot) -> [GaugeSample] {
         var samples: [GaugeSample] = []
@@ -53,7 +51,7 @@ enum SnapshotGauges {
             add(MetricCatalog.oldestClientAge, [("database", database)], age)
         }
 
-        for (name, count) in applicationCounts(snapshot.clients) {
+        for (name, count) in applicationCounts(snapshot.clients, limit: snapshot.config.metricsApplicationLimit) {
             add(MetricCatalog.clientsByApplication, [("application_name", name)], Double(count))
         }
         add(MetricCatalog.up, [], 1)
@@ -61,15 +59,16 @@ enum SnapshotGauges {
         return samples
     }
 
-    /// Clients per application_name: the `applicationLimit` largest (ties by name), the rest as `other`.
-    static func applicationCounts(_ clients: [ClientSnapshot]) -> [(String, Int)] {
+    /// Clients per application_name (as a label: `ApplicationName.label`): the `limit` largest
+    /// groups (ties by name), the rest as `other`.
+    static func applicationCounts(_ clients: [ClientSnapshot], limit: Int) -> [(String, Int)] {
         var counts: [String: Int] = [:]
         for client in clients {
-            counts[client.applicationName.isEmpty ? unnamedApplication : client.applicationName, default: 0] += 1
+            counts[ApplicationName.label(client.applicationName), default: 0] += 1
         }
         let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-        var result = Array(ranked.prefix(applicationLimit)).map { ($0.key, $0.value) }
-        let rest = ranked.dropFirst(applicationLimit).reduce(0) { $0 + $1.value }
+        var result = Array(ranked.prefix(limit)).map { ($0.key, $0.value) }
+        let rest = ranked.dropFirst(limit).reduce(0) { $0 + $1.value }
         if rest > 0 {
             if let index = result.firstIndex(where: { $0.0 == "other" }) {
                 result[index].1 += rest
