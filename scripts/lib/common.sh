@@ -8,7 +8,7 @@ SLUICE_PG_BIN="${SLUICE_PG_BIN:-/usr/lib/postgresql/15/bin}"
 # (printed when it is installed). Order is the order of installation.
 SLUICE_APT_PACKAGES=(
   postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev libssl-dev
-  pgbouncer libpostgresql-jdbc-java default-jre-headless pkg-config python3-venv
+  pgbouncer libpostgresql-jdbc-java default-jre-headless pkg-config python3-venv prometheus
 )
 declare -A SLUICE_APT_WHY=(
   [postgresql-15]="the throwaway PostgreSQL server behind the tests and the quickstart"
@@ -21,7 +21,10 @@ declare -A SLUICE_APT_WHY=(
   [default-jre-headless]="the Java runtime that runs the JDBC tests"
   [pkg-config]="finds OpenSSL and libpq for swift build"
   [python3-venv]="the virtualenv of the Python driver tests"
+  [prometheus]="promtool (checks the alert rules and /metrics) and a Prometheus server that scrapes a test Sluice and runs the dashboard's and alerts' queries"
 )
+# Services some of these packages start at install; the tests run their own instances on free ports.
+SLUICE_APT_SERVICES=(postgresql pgbouncer prometheus)
 # Debian's node-postgres and the node-* packages it needs at run time. They are unpacked into
 # .node/ (not installed: Debian's node-pg conflicts with this machine's Node.js build).
 # node-libpq (pg-native) is left out: it is built for Debian's own Node.js ABI.
@@ -125,8 +128,8 @@ sluice_install_deps() {
   fi
   export DEBIAN_FRONTEND=noninteractive
   _sluice_apt_update
-  # Keep package scripts from starting services (the postgresql and pgbouncer
-  # packages would start a cluster on 5432 and a pooler on 6432).
+  # Keep package scripts from starting services (the postgresql, pgbouncer and prometheus
+  # packages would start a cluster on 5432, a pooler on 6432 and a server on 9090).
   local policy=/usr/sbin/policy-rc.d made_policy=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy"
@@ -140,10 +143,28 @@ sluice_install_deps() {
     sluice_log "apt-get install failed (exit $rc) for: ${installable[*]}"
     return "$rc"
   fi
+  _sluice_stop_services "${installable[@]}"
   for pkg in "${installable[@]}"; do
     sluice_pkg_installed "$pkg" || { sluice_log "$pkg is still not installed after apt-get install"; return 1; }
   done
   sluice_log "installed: ${installable[*]}"
+}
+
+# _sluice_stop_services PKG...: a policy-rc.d that was already there may allow starting services;
+# stop and disable those of SLUICE_APT_SERVICES that the just-installed packages brought along.
+_sluice_stop_services() {
+  local pkg service
+  for pkg in "$@"; do
+    for service in "${SLUICE_APT_SERVICES[@]}"; do
+      [ "$pkg" = "$service" ] || [ "$pkg" = "$service-15" ] || continue
+      if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now "$service" >/dev/null 2>&1 || true
+      elif [ -x "/etc/init.d/$service" ]; then
+        "/etc/init.d/$service" stop >/dev/null 2>&1 || true
+        update-rc.d "$service" disable >/dev/null 2>&1 || true
+      fi
+    done
+  done
 }
 
 # sluice_node_pg: Debian's node-postgres unpacked into $SLUICE_REPO/.node, for the Node.js client
