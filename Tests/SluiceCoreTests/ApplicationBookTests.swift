@@ -98,6 +98,17 @@ final class ApplicationBookTests: XCTestCase {
         XCTAssertLessThan(score("old"), score("fresh"), "101 events ten half-lives ago weigh less than 11 now")
     }
 
+    func testAClockALittleBehindDoesNotWipeTheScores() {
+        let book = ApplicationBook(limit: 1, workers: 2)  // 4 entries
+        let busy = book.resolve("busy", now: 1_000, worker: 0)
+        for _ in 0..<50 { book.record(.transaction, nanoseconds: 1, slot: busy, worker: 0) }
+        _ = book.read(now: 1_000)
+        // Another worker's loop read its clock a millisecond earlier.
+        for i in 0..<20 { _ = book.resolve("one-off-\(i)", now: 999, worker: 1) }
+        let reading = book.read(now: 999)
+        XCTAssertEqual(reading.entries.first { $0.name == "busy" }?.score, 51, "busy keeps its score and its entry")
+    }
+
     func testRefusalsBeforeLoginNeverAddNames() {
         let book = ApplicationBook(limit: 2, workers: 1)
         _ = book.resolve("web", now: 0, worker: 0)

@@ -206,10 +206,12 @@ public final class ApplicationBook: @unchecked Sendable {
         return victim
     }
 
-    /// Decays every score to `now` and adds the activity counted since the last refresh.
+    /// Decays every score to `now` and adds the activity counted since the last refresh. Each
+    /// worker's loop has its own `now`, a little behind or ahead of another's: time never goes back here.
     private func refreshScores(now: UInt64) {
-        let factor = lastDecayAt.map { pow(0.5, Double(now &- $0) / Self.halfLifeMilliseconds) } ?? 1
-        lastDecayAt = now
+        let last = lastDecayAt ?? now
+        let factor = now > last ? pow(0.5, Double(now - last) / Self.halfLifeMilliseconds) : 1
+        lastDecayAt = max(last, now)
         for entry in 0..<capacity {
             var activity: UInt64 = 0
             for worker in 0..<workers { activity &+= counter(worker: worker, entry: entry, Layout.activity).pointee.load(ordering: .relaxed) }
