@@ -88,17 +88,14 @@ struct ApplicationSeries {
         for name in names {
             text += "\(leaks.name){application_name=\"\(CoreTimerBook.escaped(name))\"} \(series[name]![ApplicationBook.Layout.leakSuspects])\n"
         }
+        // Every reason from 0, so that the first refusal is an increase an alert can see.
         let refusals = MetricCatalog.applicationRefusals
-        var refusalLines = ""
+        text += "# HELP \(refusals.name) \(refusals.help)\n# TYPE \(refusals.name) counter\n"
         for name in names {
             for refusal in ApplicationBook.Refusal.allCases {
                 let count = series[name]![ApplicationBook.Layout.refusal(refusal)]
-                guard count > 0 else { continue }  // a reason that never happened is absent, as elsewhere
-                refusalLines += "\(refusals.name){application_name=\"\(CoreTimerBook.escaped(name))\",reason=\"\(refusal.label)\"} \(count)\n"
+                text += "\(refusals.name){application_name=\"\(CoreTimerBook.escaped(name))\",reason=\"\(refusal.label)\"} \(count)\n"
             }
-        }
-        if !refusalLines.isEmpty {
-            text += "# HELP \(refusals.name) \(refusals.help)\n# TYPE \(refusals.name) counter\n" + refusalLines
         }
     }
 }

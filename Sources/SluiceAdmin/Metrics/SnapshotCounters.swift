@@ -11,6 +11,10 @@ struct CounterSample {
 }
 
 enum SnapshotCounters {
+    /// The limits `sluice_limit_refusals_total` counts, shown from 0.
+    static let clientLimits = ["max_client_conn", "max_client_conn_per_address", "max_auth_failures",
+                               "max_db_client_connections", "max_user_client_connections"]
+
     static func samples(_ snapshot: ProxySnapshot) -> [CounterSample] {
         var samples: [CounterSample] = []
         func add(_ metric: MetricName, _ labels: [(String, String)], source: String, _ value: UInt64) {
@@ -40,6 +44,10 @@ enum SnapshotCounters {
         add(MetricCatalog.queryTimeouts, [], source: "runtime", totals.queryTimeouts)
         for (limit, count) in totals.limitRefusals {
             add(MetricCatalog.limitRefusals, [("limit", CloseReason.label(limit))], source: "limit:" + limit, count)
+        }
+        // The client limits start at 0, so that the first refusal is an increase an alert can see.
+        for limit in clientLimits where totals.limitRefusals[limit] == nil {
+            add(MetricCatalog.limitRefusals, [("limit", limit)], source: "limit:" + limit, 0)
         }
         for (key, count) in totals.tlsHandshakes {
             let parts = key.split(separator: ":", maxSplits: 1).map(String.init)
