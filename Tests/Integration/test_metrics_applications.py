@@ -9,6 +9,7 @@ runs `SET application_name` thousands of times (each change reaches Sluice as a 
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
 
 import psycopg2
@@ -145,3 +146,19 @@ def test_names_are_sanitized_and_leaks_and_refusals_are_counted_by_application(s
     assert http_get(port, "/metrics")[0] == 200
     for conn in (odd, holder, waiter, extra):
         conn.close()
+
+
+@pytest.mark.parametrize("value, error", [
+    (5, None), (0, None), (201, "must be between 0 and 200, got 201"), ('"many"', "expected an integer, got string"),
+])
+def test_check_config_takes_the_limit_like_other_settings(tmp_path, value, error):
+    support.require_binary()
+    path = tmp_path / "sluice.toml"
+    path.write_text(f'[sluice]\nmetrics_application_limit = {value}\n[databases.app]\nurl = "{support.upstream_url()}"\n')
+    result = subprocess.run([support.SLUICE_BIN, "check-config", "--config", str(path)], capture_output=True,
+                            text=True, timeout=30, stdin=subprocess.DEVNULL, env=support.sluice_environment())
+    if error is None:
+        assert result.returncode == 0, result.stdout + result.stderr
+    else:
+        assert result.returncode == 1
+        assert f"{path}: sluice.metrics_application_limit: {error}" in result.stdout + result.stderr

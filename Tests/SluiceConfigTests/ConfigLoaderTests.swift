@@ -26,6 +26,7 @@ final class ConfigLoaderTests: XCTestCase {
             workers = 2
             log_level = "debug"
             admin_listen = "127.0.0.1:9187"
+            metrics_application_limit = 5
 
             [databases.app]
             url = "postgresql://app:secret@ep-cool-name-123.us-east-2.aws.neon.tech/app?sslmode=verify-full"
@@ -42,6 +43,7 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.listen, [ListenAddress(host: "0.0.0.0", port: 6432), ListenAddress(host: "::", port: 6432)])
         XCTAssertEqual(config.poolMode, .session)
         XCTAssertEqual(config.maxClientConn, 200)
+        XCTAssertEqual(config.metricsApplicationLimit, 5)
         XCTAssertEqual(config.defaultPoolSize, 10)
         XCTAssertEqual(config.minPoolSize, 2)
         XCTAssertEqual(config.serverResetQuery, "RESET ALL")
@@ -154,6 +156,7 @@ final class ConfigLoaderTests: XCTestCase {
             server_connect_timeout = 0
             query_wait_timeout = -1
             workers = 65
+            metrics_application_limit = 201
             log_level = "verbose"
             client_auth = "password"
             [databases.app]
@@ -168,6 +171,7 @@ final class ConfigLoaderTests: XCTestCase {
                 "sluice.toml: sluice.log_level: must be one of trace, debug, info, notice, warning, error, critical, got \"verbose\"",
                 "sluice.toml: sluice.max_client_conn: must be at least 1, got 0",
                 "sluice.toml: sluice.max_packet_size: must be between 1024 and 1073741824, got 100",
+                "sluice.toml: sluice.metrics_application_limit: must be between 0 and 200, got 201",
                 "sluice.toml: sluice.query_wait_timeout: must be between 0 and 86400, got -1",
                 "sluice.toml: sluice.server_connect_timeout: must be between 0.1 and 3600, got 0",
                 "sluice.toml: sluice.workers: must be between 1 and 64, got 65",

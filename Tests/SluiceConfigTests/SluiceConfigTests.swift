@@ -24,6 +24,7 @@ final class SluiceConfigTests: XCTestCase {
         XCTAssertEqual(config.workers, 1)
         XCTAssertEqual(config.logLevel, .info)
         XCTAssertNil(config.adminListen)
+        XCTAssertEqual(config.metricsApplicationLimit, 20)
         XCTAssertEqual(config.databases, [:])
         XCTAssertEqual(config.users, [:])
         XCTAssertNil(config.sourcePath)
