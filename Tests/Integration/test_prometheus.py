@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -240,7 +239,9 @@ def test_every_dashboard_and_alert_expression_returns_data(sluice, pg, prometheu
         # 53300: max_db_client_connections = 6 on app.
         extra = [process.connect("app", application_name="crowd") for _ in range(5)]
         connections.extend(extra)
-        time.sleep(1.5)  # a scrape sees crowd's series (refusals at 0) before the refusal
+        # Prometheus sees crowd's refusals at 0 before the refusal (else increase() cannot see it).
+        support.wait_until(lambda: prometheus.query('sluice_application_refusals_total{application_name="crowd"}'),
+                           20, interval=0.3, message="crowd's series scraped")
         with pytest.raises(psycopg2.OperationalError, match="max_db_client_connections"):
             process.connect("app", application_name="crowd")
         support.wait_until(lambda: scrape(admin_port).value("sluice_leak_suspects", database="spare") == 1, 10,
