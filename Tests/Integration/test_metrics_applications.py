@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
+import time
 
 import psycopg2
 import pytest
@@ -94,6 +95,38 @@ def test_many_distinct_names_stay_within_limit_plus_one_series(sluice):
         apps = {row[columns.index("application_name")] for row in cur.fetchall()}
     assert "late-busy" in apps, apps
     for conn in (busy, unnamed, flood, admin):
+        conn.close()
+
+
+def test_a_client_whose_name_was_replaced_gets_it_back_when_active(sluice):
+    """limit 1: four entries. An idle client's name is the least busy and is replaced by a fourth busy
+    name; when that client becomes active, its numbers go to other until the janitor (once a second)
+    gives its name an entry again, and then to its own series."""
+    process, port = start(sluice, metrics_application_limit=1, pool_size=3)
+    steady = process.connect("app", application_name="steady")
+    busy = []
+    for name in ("a", "b", "c", "d"):
+        conn = process.connect("app", application_name=name)
+        with conn.cursor() as cur:
+            for i in range(5):
+                cur.execute("select %s", (i,))
+        busy.append(conn)
+    before = scrape(port)
+    assert "steady" not in application_names(before, "sluice_application_transaction_duration_seconds")
+    other_before = count(before, "sluice_application_transaction_duration_seconds", "other")
+    ran = 0
+    with steady.cursor() as cur:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            cur.execute("select 1")
+            ran += 1
+    m = scrape(port)
+    names = application_names(m, "sluice_application_transaction_duration_seconds")
+    assert names == {"steady", "other"}, names
+    counted = count(m, "sluice_application_transaction_duration_seconds", "steady")
+    moved = count(m, "sluice_application_transaction_duration_seconds", "other") - other_before
+    assert 0 < counted < ran and moved > 0, (counted, moved, ran)
+    for conn in [steady] + busy:
         conn.close()
 
 
