@@ -24,7 +24,9 @@ declare -A SLUICE_APT_WHY=(
   [prometheus]="promtool (checks the alert rules and /metrics) and a Prometheus server that scrapes a test Sluice and runs the dashboard's and alerts' queries"
 )
 # Services some of these packages start at install; the tests run their own instances on free ports.
-SLUICE_APT_SERVICES=(postgresql pgbouncer prometheus)
+# (Not postgresql: its unit is the umbrella of every cluster on the machine, other versions' too;
+# policy-rc.d keeps the new cluster from starting.)
+SLUICE_APT_SERVICES=(pgbouncer prometheus)
 # Debian's node-postgres and the node-* packages it needs at run time. They are unpacked into
 # .node/ (not installed: Debian's node-pg conflicts with this machine's Node.js build).
 # node-libpq (pg-native) is left out: it is built for Debian's own Node.js ABI.
@@ -156,7 +158,7 @@ _sluice_stop_services() {
   local pkg service
   for pkg in "$@"; do
     for service in "${SLUICE_APT_SERVICES[@]}"; do
-      [ "$pkg" = "$service" ] || [ "$pkg" = "$service-15" ] || continue
+      [ "$pkg" = "$service" ] || continue
       if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
         systemctl disable --now "$service" >/dev/null 2>&1 || true
       elif [ -x "/etc/init.d/$service" ]; then
