@@ -195,3 +195,19 @@ def test_check_config_takes_the_limit_like_other_settings(tmp_path, value, error
     else:
         assert result.returncode == 1
         assert f"{path}: sluice.metrics_application_limit: {error}" in result.stdout + result.stderr
+
+
+def test_the_limit_is_read_at_start_only(sluice):
+    process, port = start(sluice, metrics_application_limit=3)
+    process.write_config(process.config_text.replace("metrics_application_limit = 3", "metrics_application_limit = 5"))
+    assert "metrics_application_limit = 5" in process.config_text
+    process.reload()
+    support.wait_until(lambda: "metrics_application_limit changed in the config; it takes effect at the next restart"
+                       in process.log_text(), 10, message="the restart warning")
+    admin = process.connect("sluice", user="app")
+    with admin.cursor() as cur:
+        cur.execute("SHOW CONFIG")
+        rows = {row[0]: row for row in cur.fetchall()}
+    admin.close()
+    assert rows["metrics_application_limit"][1] == "3", rows["metrics_application_limit"]
+    assert rows["metrics_application_limit"][-1] in ("no", False), rows["metrics_application_limit"]
