@@ -35,7 +35,7 @@ struct SVGChart {
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
             + "viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">\n"
         svg += "<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"\(Int(height))\" fill=\"#ffffff\"/>\n"
-        svg += text(width / 2, 20, title, anchor: "middle", extra: " font-weight=\"bold\" font-size=\"14\"")
+        svg += text(width / 2, 20, title, anchor: "middle", size: 14, extra: " font-weight=\"bold\"")
         let plotted = series.map { line in
             Series(name: line.name, color: line.color, points: line.points.compactMap { point in
                 let x = xAxis == .percentile ? Self.percentilePosition(point.x) : point.x
@@ -93,10 +93,15 @@ struct SVGChart {
             let labels = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"]
             return (0...Int(xMax)).map { (Double($0), labels[min($0, labels.count - 1)]) }
         case .linear:
-            return (0...4).map { index in
-                let value = xMin + (xMax - xMin) * Double(index) / 4
-                return (value, Self.format(value))
+            // Round steps (1, 2, 2.5 or 5 × 10^n), about five of them.
+            let step = Self.niceCeiling((xMax - xMin) / 5)
+            var ticks: [(Double, String)] = []
+            var value = (xMin / step).rounded(.up) * step
+            while value <= xMax + step * 1e-9, ticks.count < 20 {
+                ticks.append((value, Self.format(value)))
+                value += step
             }
+            return ticks
         }
     }
 
@@ -121,8 +126,9 @@ struct SVGChart {
         "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"\(color)\" stroke-width=\"1\"/>\n"
     }
 
-    private func text(_ x: Double, _ y: Double, _ content: String, anchor: String, extra: String = "") -> String {
-        "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\" font-size=\"12\"\(extra)>\(escape(content))</text>\n"
+    private func text(_ x: Double, _ y: Double, _ content: String, anchor: String, size: Int = 12,
+                      extra: String = "") -> String {
+        "<text x=\"\(f(x))\" y=\"\(f(y))\" text-anchor=\"\(anchor)\" font-size=\"\(size)\"\(extra)>\(escape(content))</text>\n"
     }
 }
 

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,8 @@ def test_report_is_self_contained_and_renders_in_headless_chromium(compare_repor
     assert "app-secret" not in html
     charts = html.split("<svg")[1:]
     assert len(charts) == 4
+    for chart in charts:  # each chart is well-formed SVG (XML) on its own
+        ElementTree.fromstring("<svg" + chart.split("</svg>")[0] + "</svg>")
     # latency percentiles and throughput: direct and sluice; CPU and RSS: sluice (the pid given)
     assert [chart.count("<polyline") for chart in charts] == [2, 2, 1, 1]
     for chart in charts:

@@ -79,6 +79,14 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(PercentilePoint.distribution(Recorder.makeHistogram()).isEmpty)
     }
 
+    func testTimeTicksAreRound() {
+        let chart = SVGChart(title: "t", xLabel: "s", yLabel: "y",
+                             series: [.init(name: "a", color: "#000000", points: [(0.01, 1), (10.02, 2)])]).render()
+        let labels = chart.components(separatedBy: "text-anchor=\"middle\" font-size=\"12\">").dropFirst()
+            .map { String($0.prefix { $0 != "<" }) }
+        XCTAssertEqual(Array(labels.prefix(5)), ["0", "2.50", "5.00", "7.50", "10.0"])
+    }
+
     func testEmptyChartSaysWhy() {
         var empty = report()
         empty.runs = empty.runs.map { run in var run = run; run.proxy = nil; return run }
