@@ -45,6 +45,10 @@ struct Top: ParsableCommand {
     }
 
     func run() throws {
+        if !once, isatty(STDIN_FILENO) != 1 || isatty(STDOUT_FILENO) != 1 {
+            FileHandle.standardError.write(Data("sluice top: needs a terminal on stdin and stdout; use --once in scripts\n".utf8))
+            throw ExitCode(2)
+        }
         let source = TopSource(consoleURL: url, metricsURL: metrics, discoverMetrics: !noMetrics)
         if let failure = source.connect() {
             FileHandle.standardError.write(Data("sluice top: cannot read the admin console (\(redacted(url))): \(failure)\n".utf8))
@@ -61,10 +65,6 @@ struct Top: ParsableCommand {
             print(lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }
                 .joined(separator: "\n"))
             return
-        }
-        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
-            FileHandle.standardError.write(Data("sluice top: needs a terminal on stdin and stdout; use --once in scripts\n".utf8))
-            throw ExitCode(2)
         }
         let screen = try TerminalScreen()
         defer { screen.restore() }

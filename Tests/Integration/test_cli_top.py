@@ -36,6 +36,8 @@ def watched(sluice):
     holder = process.connect(autocommit=False, application_name="top-holder")
     with holder.cursor() as cur:
         cur.execute("SELECT 42")  # the transaction stays open: the server stays with this client
+    support.wait_until(lambda: b"leak suspect" in process.log_path.read_bytes(), 10,
+                       message="the holder to become a leak suspect")
     yield process
     holder.rollback()
     holder.close()
@@ -65,7 +67,8 @@ def check_screen(lines: list[str]) -> None:
     cells = pool_row(lines)
     # app | cl.act idle wait maxwait | wait.p99 | sv.act idle used test login | size
     assert cells[1:5] == ["1", "0", "0", "0.0s"], text
-    assert cells[6:] == ["1", "0", "0", "0", "0", "5"], text
+    assert cells[6:12] == ["1", "0", "0", "0", "0", "5"], text
+    assert cells[12:] in ([], ["transaction"]), text  # the mode column, from 100 columns on
     upstream = [line.split() for line in lines if line.startswith("app ") and " warm " in line]
     assert upstream and upstream[0][2] == "1" and upstream[0][-1] == f"127.0.0.1:{support.PG_PORT}", text
     assert upstream[0][4].endswith("ms") or upstream[0][4].endswith("us"), text  # connect latency from /metrics
@@ -87,6 +90,7 @@ class Tmux:
     def __init__(self, tmp_path):
         self.name = f"sluice-top-{os.getpid()}-{time.monotonic_ns()}"
         self.conf = tmp_path / "tmux.conf"
+        self.status_file = tmp_path / "top.status"
         self.conf.write_text("set -g status off\nset -g remain-on-exit on\n")
 
     def run(self, *args: str) -> str:
@@ -96,8 +100,26 @@ class Tmux:
         return done.stdout
 
     def start(self, command: list[str], env: dict[str, str]) -> None:
-        line = "exec env -i " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " " + shlex.join(command)
+        # A shell around the command writes its exit status to a file: tmux 3.3 sometimes marks a pane
+        # dead (its terminal closed) without ever filling #{pane_dead_status}.
+        self.status_file.unlink(missing_ok=True)
+        wrapper = ["/bin/sh", "-c", f'"$@"; echo $? > {shlex.quote(str(self.status_file))}', "sh", *command]
+        line = "exec env -i " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " " + shlex.join(wrapper)
         self.run("new-session", "-d", "-s", "top", "-x", "80", "-y", "24", line)
+
+    def exit_status(self, timeout: float = 5) -> int:
+        """The command's exit status, once it has exited (and the pane with it)."""
+        support.wait_until(lambda: self.status_file.exists() and self.status_file.read_text().strip(), timeout,
+                           message="sluice top to exit")
+        support.wait_until(lambda: self.value("pane_dead") == "1", timeout, message="the pane to close")
+        return int(self.status_file.read_text())
+
+    def command_pid(self) -> int:
+        """The pid of the command (the child of the pane's shell)."""
+        shell = int(self.value("pane_pid"))
+        children = support.wait_until(lambda: open(f"/proc/{shell}/task/{shell}/children").read().split(), 5,
+                                      message="the command to start")
+        return int(children[0])
 
     def screen(self) -> list[str]:
         return self.run("capture-pane", "-p", "-t", "top").split("\n")[:-1]
@@ -143,23 +165,25 @@ def test_top_under_tmux_shows_pool_and_holder_then_quits_on_q(watched, tmux):
                                                  for l in ls))
     check_screen(later)
     tmux.run("send-keys", "-t", "top", "q")
-    support.wait_until(lambda: tmux.value("pane_dead") == "1", 5, message="sluice top to exit on q")
-    assert tmux.value("pane_dead_status") == "0"
+    assert tmux.exit_status() == 0
     assert tmux.value("alternate_on") == "0", "the terminal was not given back (alternate screen still on)"
 
 
-def test_top_restores_the_terminal_on_sigterm(watched, tmux):
-    tmux.start(top_command(watched), top_environment())
-    wait_for_screen(tmux, lambda ls: any(line.startswith("app ") for line in ls))
-    os.kill(int(tmux.value("pane_pid")), 15)
-    support.wait_until(lambda: tmux.value("pane_dead") == "1", 5, message="sluice top to exit on SIGTERM")
-    assert tmux.value("pane_dead_status") == "143"
-    assert tmux.value("alternate_on") == "0"
+def test_top_redraws_on_resize_and_restores_the_terminal_on_sigterm(watched, tmux):
+    # A refresh only every 60 s: whatever is redrawn sooner was redrawn by SIGWINCH.
+    tmux.start(top_command(watched, "--interval", "60"), top_environment())
+    wait_for_screen(tmux, lambda ls: sum("top-holder" in line for line in ls) == 2)
+    tmux.run("resize-window", "-t", "top", "-x", "120", "-y", "30")
+    wide = wait_for_screen(tmux, lambda ls: any(l.startswith("app ") and l.split()[-1] == "transaction" for l in ls),
+                           timeout=5)
+    assert len(wide) == 30 and max(len(line) for line in wide) > 80, "\n".join(wide)
+    check_screen(wide)
+    os.kill(tmux.command_pid(), 15)
+    assert tmux.exit_status() == 143
+    assert tmux.value("alternate_on") == "0", "the terminal was not given back after SIGTERM"
 
 
 def test_top_once_prints_one_plain_frame(watched):
-    support.wait_until(lambda: b"leak suspect" in open(watched.log_path, "rb").read(), 10,
-                       message="the holder to become a leak suspect")
     done = subprocess.run(top_command(watched, "--once"), capture_output=True, text=True, timeout=30,
                           stdin=subprocess.DEVNULL, env=top_environment())
     assert done.returncode == 0, done.stderr
@@ -174,17 +198,21 @@ def test_top_once_prints_one_plain_frame(watched):
     assert wide.returncode == 0 and "transaction" in pool_row(wide.stdout.splitlines()), wide.stdout
 
 
-def test_top_bad_inputs_get_clear_errors(watched):
+def test_top_bad_inputs_get_clear_errors():
     env = top_environment()
-    unreachable = subprocess.run([support.SLUICE_BIN, "top", "--once", "--url",
-                                  f"host=127.0.0.1 port={support.free_port()} dbname=sluice user=app password=s3cret"],
-                                 capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, env=env)
+    nobody = f"host=127.0.0.1 port={support.free_port()} dbname=sluice user=app password=s3cret"
+    support.require_binary()
+
+    def top(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([support.SLUICE_BIN, "top", "--url", nobody, *args], capture_output=True, text=True,
+                              timeout=30, stdin=subprocess.DEVNULL, env=env)
+
+    unreachable = top("--once")
     assert unreachable.returncode == 1
     assert "cannot read the admin console" in unreachable.stderr and "s3cret" not in unreachable.stderr
-    no_tty = subprocess.run(top_command(watched), capture_output=True, text=True, timeout=30,
-                            stdin=subprocess.DEVNULL, env=env)
+    no_tty = top()
     assert no_tty.returncode == 2 and "use --once" in no_tty.stderr
-    for args, message in ((["--interval", "0"], "--interval"), (["--metrics", "ftp://x"], "http://host:port/path")):
-        bad = subprocess.run(top_command(watched, "--once", *args), capture_output=True, text=True, timeout=30,
-                             stdin=subprocess.DEVNULL, env=env)
+    for args, message in ((["--interval", "0"], "--interval"), (["--metrics", "ftp://x"], "http://host:port/path"),
+                          (["--width", "5"], "--width")):
+        bad = top("--once", *args)
         assert bad.returncode != 0 and message in bad.stderr, bad.stderr
