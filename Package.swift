@@ -50,6 +50,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/SluiceBench"),
+        .testTarget(name: "SluiceBenchTests", dependencies: ["sluice-bench"]),
         .target(name: "SluiceTools", dependencies: ["SluiceConfig", "CLibpq"]),
         .testTarget(name: "SluiceToolsTests", dependencies: ["SluiceTools", "SluiceConfig"]),
         .executableTarget(name: "sluice", dependencies: [

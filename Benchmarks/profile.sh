@@ -13,7 +13,11 @@
 # figure to compare: this machine has no hardware counters and valgrind cannot run Swift's
 # Dispatch, so it is the steadiest measure of the proxy's own code we have; tps moves ±5 % here.
 #
-# Needs perf (apt-get install linux-perf). Environment: PGURL, PGSUPERURL, SLUICE_BIN, KEEP_DIR,
+# --cpu-only: no perf. Each round runs pgbench for SECONDS and reads Sluice's CPU time from
+# /proc/PID/stat before and after it: the table then gives CPU microseconds per transaction (user,
+# system, total; clock ticks are 10 ms, so use SECONDS ≥ 20) — the figure without perf's own cost.
+#
+# Needs perf (apt-get install linux-perf) unless --cpu-only. Environment: PGURL, PGSUPERURL, SLUICE_BIN, KEEP_DIR,
 # SLUICE_ENV (see Benchmarks/lib.sh).
 set -euo pipefail
 BENCH_NAME=profile
@@ -23,6 +27,7 @@ PORT=16455
 DURATION=8
 ROUNDS=2
 TOP=15
+CPU_ONLY=0
 BINS=()
 ORIGINAL_ARGS=("$0" "$@")
 while [ "$#" -gt 0 ]; do
@@ -31,6 +36,7 @@ while [ "$#" -gt 0 ]; do
     -r) ROUNDS="$2"; shift 2 ;;
     --top) TOP="$2"; shift 2 ;;
     --bin) BINS+=("$2"); shift 2 ;;
+    --cpu-only) CPU_ONLY=1; shift ;;
     -h|--help) show_help ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -38,7 +44,7 @@ done
 for value in "$DURATION" "$ROUNDS" "$TOP"; do [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "-T, -r and --top must be positive integers"; done
 [ "${#BINS[@]}" -gt 0 ] || BINS=("$SLUICE_BIN")
 for bin in "${BINS[@]}"; do [ -x "$bin" ] || die "no executable at $bin"; done
-command -v perf >/dev/null || die "perf is needed (apt-get install linux-perf)"
+[ "$CPU_ONLY" = 1 ] || command -v perf >/dev/null || die "perf is needed (apt-get install linux-perf)"
 
 require_pg_tools
 require_upstream
@@ -50,6 +56,34 @@ chmod 600 "$WORK/sluice.toml"
 url="$(proxy_url "$PORT")"
 # user_space_rows PERF-DATA SORT-KEYS: perf report's rows outside the kernel (Sluice, Swift runtime, libc).
 user_space_rows() { perf report -i "$1" --no-children --sort "$2" -g none 2>/dev/null | awk '!/^#/ && /%/ && !/kernel/'; }
+
+# stat_ticks PID: "utime stime" of a process, in clock ticks.
+stat_ticks() { awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$1/stat"; }
+
+if [ "$CPU_ONLY" = 1 ]; then
+  hz="$(getconf CLK_TCK)"
+  printf '## profile --cpu-only: Sluice CPU time per transaction under pgbench -S -c 20 -j 2, %s s per run, %s rounds\n\n' "$DURATION" "$ROUNDS"
+  show_command "${ORIGINAL_ARGS[@]}"
+  printf '| round | binary | tps | transactions | user µs/tx | system µs/tx | total µs/tx | user share |\n|---|---|---:|---:|---:|---:|---:|---:|\n'
+  for round in $(seq "$ROUNDS"); do
+    for index in "${!BINS[@]}"; do
+      SLUICE_BIN="${BINS[$index]}"
+      start_sluice "sluice$index" "$PORT" "$WORK/sluice.toml"
+      read -r user0 system0 < <(stat_ticks "$SLUICE_PID")
+      pgbench -S -c 20 -j 2 -T "$DURATION" -n "$url" >"$WORK/pgbench.out" 2>&1 || { tail -n 5 "$WORK/pgbench.out" >&2; die "pgbench failed"; }
+      read -r user1 system1 < <(stat_ticks "$SLUICE_PID")
+      stop_proxy "$SLUICE_PID"
+      tps="$(pgbench_value "$(cat "$WORK/pgbench.out")" 'tps = ')"
+      transactions="$(pgbench_value "$(cat "$WORK/pgbench.out")" 'number of transactions actually processed: ')"
+      [ -n "$transactions" ] && [ "$transactions" -gt 0 ] || die "pgbench reported no transactions"
+      awk -v r="$round" -v b="${BINS[$index]}" -v tps="$tps" -v n="$transactions" -v hz="$hz" \
+          -v u="$((user1 - user0))" -v s="$((system1 - system0))" 'BEGIN {
+        us = 1e6 / hz / n
+        printf "| %s | `%s` | %.0f | %d | %.1f | %.1f | %.1f | %.1f %% |\n", r, b, tps, n, u * us, s * us, (u + s) * us, ((u + s) > 0 ? 100 * u / (u + s) : 0) }'
+    done
+  done
+  exit 0
+fi
 
 printf '## profile: perf record of Sluice under pgbench -S -c 20 -j 2, %s s recorded, %s rounds\n\n' "$DURATION" "$ROUNDS"
 show_command "${ORIGINAL_ARGS[@]}"

@@ -7,7 +7,11 @@
 # Environment: PGURL, PGSUPERURL, SLUICE_BIN, BENCH_BIN, KEEP_DIR, SLUICE_ENV (see Benchmarks/lib.sh), and
 #   POOL         server connections per pool in both proxies (default 20)
 #   WORKERS      Sluice's `workers` (event loops; default 1; the pool is divided between them)
-# Ports 16432 (Sluice) and 16433 (PgBouncer) must be free. Both proxies are stopped by pid on exit.
+#   TARGETS      sluice-bench mode: targets in order, ratios are to the first (default "direct sluice pgbouncer")
+#   REPORT_DIR   sluice-bench mode without --json/--markdown/--report: where compare-DATE.{json,md,html} go
+#                (default: the current directory)
+#   BENCH_SLUICE_PORT, BENCH_PGBOUNCER_PORT   ports of the two proxies (default 16432, 16433); must be free
+# Both proxies are stopped by pid on exit.
 set -euo pipefail
 BENCH_NAME=run-compare
 # shellcheck source=lib.sh
@@ -15,13 +19,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 POOL="${POOL:-20}"
 WORKERS="${WORKERS:-1}"
-SLUICE_PORT=16432
-PGBOUNCER_PORT=16433
+SLUICE_PORT="${BENCH_SLUICE_PORT:-16432}"
+PGBOUNCER_PORT="${BENCH_PGBOUNCER_PORT:-16433}"
+TARGETS="${TARGETS:-direct sluice pgbouncer}"
 
 MODE=bench
 if [ "${1:-}" = "--pgbench" ]; then MODE=pgbench; shift; fi
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then show_help; fi
-for value in "$POOL" "$WORKERS"; do [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "POOL and WORKERS must be positive integers"; done
+for value in "$POOL" "$WORKERS" "$SLUICE_PORT" "$PGBOUNCER_PORT"; do
+  [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "POOL, WORKERS, BENCH_SLUICE_PORT and BENCH_PGBOUNCER_PORT must be positive integers"
+done
+for target in $TARGETS; do
+  case "$target" in direct|sluice|pgbouncer) ;; *) die "TARGETS may name direct, sluice and pgbouncer, not '$target'" ;; esac
+done
 
 require_pg_tools
 require_pgbouncer
@@ -42,8 +52,22 @@ PGBOUNCER_URL="$(proxy_url "$PGBOUNCER_PORT")"
 
 # --- measure ---
 if [ "$MODE" = bench ]; then
-  "$BENCH_BIN" --compare "direct=$PGURL" --compare "sluice=$SLUICE_URL@$SLUICE_PID" \
-    --compare "pgbouncer=$PGBOUNCER_URL@$PGBOUNCER_PID" "$@"
+  compare=()
+  for target in $TARGETS; do
+    case "$target" in
+      direct) compare+=(--compare "direct=$PGURL") ;;
+      sluice) compare+=(--compare "sluice=$SLUICE_URL@$SLUICE_PID") ;;
+      pgbouncer) compare+=(--compare "pgbouncer=$PGBOUNCER_URL@$PGBOUNCER_PID") ;;
+    esac
+  done
+  outputs=()
+  case " $* " in
+    *" --json "*|*" --markdown "*|*" --report "*|*" --json="*|*" --markdown="*|*" --report="*) ;;
+    *) base="${REPORT_DIR:-$PWD}/compare-$(date +%Y%m%d-%H%M%S)"
+       outputs=(--json "$base.json" --markdown "$base.md")   # the HTML report goes next to them (.html)
+       log "results: $base.json, $base.md, $base.html" ;;
+  esac
+  "$BENCH_BIN" "${compare[@]}" "${outputs[@]}" "$@"
   exit $?
 fi
 

@@ -13,26 +13,41 @@ struct MarkdownReport {
         let value: (RunResult) -> Double?
     }
 
+    /// The table as label and cells per row (one cell per run, `value (×ratio)`), for Markdown and HTML.
+    func table() -> [(label: String, cells: [String])] {
+        let runs = report.runs
+        return rows().map { row in
+            let first = runs.first.flatMap(row.value)
+            let cells = runs.enumerated().map { index, run in
+                cell(row.value(run), first: index == 0 || !row.ratio ? nil : first, decimals: row.decimals)
+            }
+            return (row.label, cells)
+        }
+    }
+
     func render() -> String {
         let runs = report.runs
         var lines = [header, ""]
         lines.append("| metric | " + runs.map(\.name).joined(separator: " | ") + " |")
         lines.append("|---|" + String(repeating: "---:|", count: runs.count))
-        for row in rows() {
-            let first = runs.first.flatMap(row.value)
-            let cells = runs.enumerated().map { index, run in
-                cell(row.value(run), first: index == 0 || !row.ratio ? nil : first, decimals: row.decimals)
-            }
-            lines.append("| \(row.label) | " + cells.joined(separator: " | ") + " |")
+        for row in table() {
+            lines.append("| \(row.label) | " + row.cells.joined(separator: " | ") + " |")
         }
-        let samples = runs.flatMap { run in
+        lines += errorSamples().isEmpty ? [] : ["", "First error of each kind:", ""] + errorSamples()
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `- NAME `CODE` ×N: message` for the first error of each SQLSTATE of each run.
+    func errorSamples() -> [String] {
+        report.runs.flatMap { run in
             run.errorSamples.keys.sorted().map { code in
                 "- \(run.name) `\(code)` ×\(run.errors[code] ?? 0): " + oneLine(run.errorSamples[code] ?? "")
             }
         }
-        if !samples.isEmpty { lines += ["", "First error of each kind:", ""] + samples }
-        return lines.joined(separator: "\n") + "\n"
     }
+
+    /// The run's parameters in one line (`workload=select protocol=simple …`).
+    var parameterLine: String { String(header.dropFirst("**sluice-bench** ".count)) }
 
     private var header: String {
         let p = report.parameters

@@ -31,6 +31,35 @@ struct LatencySummary: Codable {
     }
 }
 
+/// One point of HdrHistogram's percentile distribution: the latency at or below which `percentile` % fall.
+struct PercentilePoint: Codable, Equatable {
+    var percentile: Double
+    var latencyMs: Double
+
+    /// HdrHistogram's iteration (5 ticks per half distance: ~100 points from 0 % to 100 %).
+    static func distribution(_ histogram: Histogram<UInt64>) -> [PercentilePoint] {
+        guard histogram.totalCount > 0 else { return [] }
+        var points: [PercentilePoint] = []
+        for step in histogram.percentiles(ticksPerHalfDistance: 5) {
+            points.append(PercentilePoint(percentile: step.percentileLevelIteratedTo, latencyMs: Double(step.value) / 1_000))
+            if points.count >= 1_000 { break }
+        }
+        return points
+    }
+}
+
+/// One second of a run: throughput, and the proxy's CPU and memory when a pid is sampled.
+struct TimelinePoint: Codable, Equatable {
+    /// Seconds since the measured window started (negative during the warm-up).
+    var seconds: Double
+    var tps: Double
+    var errors: Int
+    /// Proxy CPU (user + system) over the second, in % of one core.
+    var proxyCPUPercent: Double?
+    /// Proxy resident set size at the end of the second, in MiB.
+    var proxyRSSMiB: Double?
+}
+
 struct ProxyUsage: Codable {
     var pid: Int32
     /// CPU (user + system) used during the measured window, in seconds.
@@ -61,6 +90,10 @@ struct RunResult: Codable {
     var megabytesPerSecond: Double?
     var idleConnectionsHeld: Int?
     var proxy: ProxyUsage?
+    /// HdrHistogram's percentile distribution of the transaction latency (the report's percentile curve).
+    var latencyDistribution: [PercentilePoint] = []
+    /// Once a second through the run (warm-up included, at negative seconds).
+    var timeline: [TimelinePoint] = []
 
     init(target: Target, plan: WorkloadPlan, recorder: Recorder, measuredSeconds: Double) {
         let seconds = max(measuredSeconds, 0.001)
@@ -74,6 +107,7 @@ struct RunResult: Codable {
         errors = recorder.errors
         errorSamples = recorder.errorSamples.mapValues { target.redact($0) }
         latencyMs = LatencySummary(recorder.latency)
+        latencyDistribution = PercentilePoint.distribution(recorder.latency)
         if plan.kind.churnsConnections {
             connectLatencyMs = LatencySummary(recorder.connectLatency)
             connectionsOpened = recorder.connectionsOpened

@@ -49,7 +49,7 @@ enum Runner {
             thread.name = "sluice-bench-\(target.name)"
             thread.start()
         }
-        let (measureSample, endSample) = watch(target: target, live: live, sampler: sampler, idle: settings.idle,
+        let (measureSample, endSample, timeline) = watch(target: target, live: live, sampler: sampler, idle: settings.idle,
                                                start: start, measureStart: measureStart, end: end)
         group.wait()
 
@@ -57,6 +57,7 @@ enum Runner {
         allWorkers.forEach { recorder.merge($0.recorder) }
         var result = RunResult(target: target, plan: plan, recorder: recorder,
                                measuredSeconds: Double(end - measureStart) / 1e9)
+        result.timeline = timeline
         if settings.idle > 0 { result.idleConnectionsHeld = measureSample.idleHeld }
         if let sampler {
             var usage = ProxyUsage(pid: sampler.pid, rssStartKilobytes: firstSample?.rssKilobytes,
@@ -71,11 +72,14 @@ enum Runner {
         return result
     }
 
-    /// Sleeps through the run on the calling thread: RSS every 200 ms, a progress line every second,
-    /// CPU samples at the start and end of the measured window. Returns those two samples.
+    /// Sleeps through the run on the calling thread: RSS every 200 ms, a progress line and a timeline point
+    /// every second, CPU samples at the start and end of the measured window. Returns those two samples
+    /// and the timeline.
     private static func watch(target: Target, live: LiveCounters, sampler: ProcessSampler?, idle: Int,
                               start: UInt64, measureStart: UInt64, end: UInt64)
-        -> (measure: (process: ProcessSample?, idleHeld: Int), end: ProcessSample?) {
+        -> (measure: (process: ProcessSample?, idleHeld: Int), end: ProcessSample?, timeline: [TimelinePoint]) {
+        var timeline: [TimelinePoint] = []
+        var lastProcess = sampler?.sample()
         var measureSample: ProcessSample?
         var measureTaken = measureStart <= start
         if measureTaken { measureSample = sampler?.sample() }
@@ -97,6 +101,17 @@ enum Runner {
                 var line = "[\(target.name)] \(phase)  tps=\(Int(tps.rounded()))  errors=\(errors - lastErrors)"
                 if idle > 0 { line += "  idle=\(live.idleConnections)" }
                 FileHandle.standardError.write(Data((line + "\n").utf8))
+                var point = TimelinePoint(seconds: (Double(now) - Double(measureStart)) / 1e9, tps: tps,
+                                          errors: errors - lastErrors)
+                if let process = sampler?.sample() {
+                    if let before = lastProcess, process.cpuMicroseconds >= before.cpuMicroseconds {
+                        point.proxyCPUPercent = Double(process.cpuMicroseconds - before.cpuMicroseconds)
+                            / (Double(now - lastProgress) / 1e3) * 100
+                    }
+                    point.proxyRSSMiB = Double(process.rssKilobytes) / 1_024
+                    lastProcess = process
+                }
+                if timeline.count < 100_000 { timeline.append(point) }
                 (lastTransactions, lastErrors, lastProgress) = (transactions, errors, now)
                 nextProgress += 1_000_000_000
             }
@@ -107,6 +122,6 @@ enum Runner {
             idleHeld = live.idleConnections
             usleep(UInt32(wake > now ? max(1_000, (wake - now) / 1_000) : 1_000))  // now may pass wake (slow loop)
         }
-        return ((measureSample, idleHeld), sampler?.sample())
+        return ((measureSample, idleHeld), sampler?.sample(), timeline)
     }
 }

@@ -67,6 +67,12 @@ struct SluiceBench: ParsableCommand {
     @Option(help: "Also write the Markdown table to this file.")
     var markdown: String?
 
+    @Option(help: ArgumentHelp("""
+        Also write an HTML report (latency percentile curves, throughput, proxy CPU and RSS over time, the table; \
+        inline SVG, nothing fetched). With --compare it defaults to the --json or --markdown path with .html.
+        """, valueName: "file.html"))
+    var report: String?
+
     func run() throws {
         do {
             try execute()
@@ -79,6 +85,9 @@ struct SluiceBench: ParsableCommand {
     private func execute() throws {
         let targets = try parseTargets()
         try checkLimits()
+        if let report, !report.lowercased().hasSuffix(".html") {
+            throw UsageFailure("--report must name an .html file, got \(report)")
+        }
         raiseOpenFileLimit(to: clients + (workload == .idlePlusBusy ? idle : 0) + 64)
         let threadCount = min(threads, clients)
         var plans: [WorkloadPlan] = []
@@ -97,11 +106,34 @@ struct SluiceBench: ParsableCommand {
             FileHandle.standardError.write(Data("[\(target.name)] \(workload.rawValue) against \(target.redactedURL)\n".utf8))
             results.append(Runner.run(target: target, plan: plans[index], settings: settings))
         }
-        let report = BenchReport(parameters: runParameters(threads: threadCount), runs: results)
-        let table = MarkdownReport(report: report).render()
+        let outcome = BenchReport(parameters: runParameters(threads: threadCount), runs: results)
+        let table = MarkdownReport(report: outcome).render()
         print(table, terminator: "")
         if let markdown { try write(Data(table.utf8), to: markdown) }
-        if let json { try write(report.json(), to: json) }
+        if let json { try write(outcome.json(), to: json) }
+        if let path = reportPath {
+            let page = HTMLReport(report: outcome, commandLine: Self.commandLine(secrets: targets.flatMap(\.secrets)))
+            try write(Data(page.render().utf8), to: path)
+            FileHandle.standardError.write(Data("report: \(path)\n".utf8))
+        }
+    }
+
+    /// --report, or with --compare the --json (else --markdown) path with its extension replaced by .html.
+    var reportPath: String? {
+        if let report { return report }
+        guard !compare.isEmpty, let base = json ?? markdown else { return nil }
+        let url = URL(fileURLWithPath: base)
+        return url.pathExtension.isEmpty ? base + ".html" : url.deletingPathExtension().appendingPathExtension("html").path
+    }
+
+    /// This process's arguments, shell-quoted where needed, passwords hidden.
+    static func commandLine(secrets: [String]) -> String {
+        let words = CommandLine.arguments.enumerated().map { index, argument -> String in
+            let word = index == 0 ? "sluice-bench" : Redaction.redact(argument, secrets: secrets)
+            let plain = word.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./:=@%+,".unicodeScalars.contains($0) }
+            return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }
+        return words.joined(separator: " ")
     }
 
     private func parseTargets() throws -> [Target] {

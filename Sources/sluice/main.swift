@@ -12,7 +12,7 @@ struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A connection-pooling proxy for serverless PostgreSQL.",
-        subcommands: [Run.self, CheckConfig.self, Urls.self, ImportPgBouncer.self, Doctor.self],
+        subcommands: [Run.self, CheckConfig.self, Urls.self, ImportPgBouncer.self, Doctor.self, Top.self],
         defaultSubcommand: Run.self)
 }
 

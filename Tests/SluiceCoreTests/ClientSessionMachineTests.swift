@@ -40,7 +40,13 @@ private struct Script {
     }
 
     /// ReadyForQuery 'I' with nothing outstanding.
-    mutating func wentIdle() -> String { Self.describe(machine.transactionWentIdle(now: now)) }
+    /// (Its release decision must be `canRelease()`'s.)
+    mutating func wentIdle(file: StaticString = #filePath, line: UInt = #line) -> String {
+        let canRelease = canRelease()
+        let end = machine.transactionWentIdle(now: now, mode: mode, clientMidMessage: false)
+        XCTAssertEqual(end.releaseServer, canRelease, "transactionWentIdle decides the release as canReleaseServer", file: file, line: line)
+        return Self.describe(end.action)
+    }
 
     mutating func lost(pending: Int = 0, inTransaction: Bool = false, midMessage: Bool = false,
                        clientMidMessage: Bool = false) -> String {

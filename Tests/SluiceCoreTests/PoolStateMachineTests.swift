@@ -387,4 +387,46 @@ final class PoolStateMachineTests: XCTestCase {
         XCTAssertEqual(p.machine.servers.ids.map(\.number), [1, 3, 4])
         XCTAssertEqual(p.counts, "servers=3 connecting=3 checking=0 idle=0 active=0 draining=0 closing=0 waiting=3")
     }
+
+    /// `checkoutFromIdle` and `releasedToIdle` (what `Pool` tries first on every transaction)
+    /// decide only the plain cases, and change nothing when they decline.
+    func testCommonCheckoutAndReleaseDecideOnlyThePlainCases() {
+        var p = Script { $0.poolSize = 1; $0.serverCheckDelay = 30 }
+        XCTAssertNil(p.machine.checkoutFromIdle(ClientID(1), now: p.now))  // no server yet
+        XCTAssertEqual(p.checkout(1), ["wait c1 120s", "connect s1"])
+        XCTAssertEqual(p.connected(1), ["adopt s1", "link c1 s1 waited=0ms"])
+        let s1 = p.id(1)
+        // Released with nobody waiting: back to idle, no actions.
+        XCTAssertTrue(p.machine.releasedToIdle(s1, now: p.now))
+        XCTAssertFalse(p.machine.releasedToIdle(s1, now: p.now))  // idle already: declined, unchanged
+        XCTAssertEqual(p.counts, "servers=1 connecting=0 checking=0 idle=1 active=0 draining=0 closing=0 waiting=0")
+        // Checkout of a fresh idle server: linked, counted as the general event counts it.
+        XCTAssertEqual(p.machine.checkoutFromIdle(ClientID(2), now: p.now), s1)
+        XCTAssertEqual(p.machine.state(of: s1), .linked(ClientID(2)))
+        XCTAssertEqual(p.machine.stats.checkoutRequests, 2)
+        XCTAssertEqual(p.machine.stats.checkouts, 2)
+        // Someone waits: the release is not plain (it goes to the waiter).
+        XCTAssertEqual(p.checkout(3), ["wait c3 120s"])
+        XCTAssertFalse(p.machine.releasedToIdle(s1, now: p.now))
+        XCTAssertEqual(p.machine.state(of: s1), .linked(ClientID(2)))
+        XCTAssertEqual(p.released(1), ["link c3 s1 waited=0ms"])
+        XCTAssertEqual(p.released(1), [])
+        // Idle past server_check_delay: the checkout is not plain (the server is checked first).
+        p.advance(seconds: 31)
+        XCTAssertNil(p.machine.checkoutFromIdle(ClientID(4), now: p.now))
+        XCTAssertEqual(p.machine.state(of: s1), .idle(since: p.now - 31_000))
+        XCTAssertEqual(p.checkout(4), ["check s1", "wait c4 120s"])
+        XCTAssertEqual(p.checked(1, ok: true), ["link c4 s1 waited=0ms"])
+        // Paused: neither is plain.
+        _ = p.machine.pauseRequested()
+        XCTAssertFalse(p.machine.releasedToIdle(s1, now: p.now))
+        XCTAssertEqual(p.released(1), ["close s1 paused"])
+        // Past its lifetime: the release closes it.
+        var q = Script { $0.serverLifetime = 10 }
+        _ = q.checkout(1)
+        _ = q.connected(1)
+        q.advance(seconds: 11)
+        XCTAssertFalse(q.machine.releasedToIdle(q.id(1), now: q.now))
+        XCTAssertEqual(q.released(1), ["close s1 lifetime"])
+    }
 }

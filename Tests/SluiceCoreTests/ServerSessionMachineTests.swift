@@ -53,9 +53,13 @@ private struct Script {
         Self.text(machine.errorReceived(ErrorResponse(severity: severity, code: code, message: "boom")))
     }
     /// Drains the answers Sluice now gives itself.
-    mutating func answers() -> [String] {
+    /// Also checks `answersDue` (the guard the relay uses): when it is false, nothing is due.
+    mutating func answers(file: StaticString = #filePath, line: UInt = #line) -> [String] {
+        let due = machine.answersDue
         var out: [String] = []
         while let answer = machine.nextAnswer() { out.append(Self.text(answer)) }
+        if !due { XCTAssertEqual(out, [], "answersDue was false", file: file, line: line) }
+        if out.isEmpty { XCTAssertFalse(machine.answersDue, "answersDue stays true after the answers", file: file, line: line) }
         return out
     }
 

@@ -8,7 +8,8 @@ SLUICE_PG_BIN="${SLUICE_PG_BIN:-/usr/lib/postgresql/15/bin}"
 # (printed when it is installed). Order is the order of installation.
 SLUICE_APT_PACKAGES=(
   postgresql-15 postgresql-client-15 postgresql-contrib libpq-dev libssl-dev
-  pgbouncer libpostgresql-jdbc-java default-jre-headless pkg-config python3-venv prometheus
+  pgbouncer libpostgresql-jdbc-java default-jre-headless pkg-config python3-venv tmux chromium
+  prometheus
 )
 declare -A SLUICE_APT_WHY=(
   [postgresql-15]="the throwaway PostgreSQL server behind the tests and the quickstart"
@@ -21,6 +22,8 @@ declare -A SLUICE_APT_WHY=(
   [default-jre-headless]="the Java runtime that runs the JDBC tests"
   [pkg-config]="finds OpenSSL and libpq for swift build"
   [python3-venv]="the virtualenv of the Python driver tests"
+  [tmux]="runs sluice top in an 80x24 terminal and reads its screen (test_cli_top.py)"
+  [chromium]="renders sluice-bench's HTML report headless to a PNG screenshot (test_bench_report.py)"
   [prometheus]="promtool (checks the alert rules and /metrics) and a Prometheus server that scrapes a test Sluice and runs the dashboard's and alerts' queries"
 )
 # Services some of these packages start at install; the tests run their own instances on free ports.
@@ -38,6 +41,7 @@ SLUICE_NODE_DEBS=(
 # Python packages of the integration suite (pip requirement specifiers).
 SLUICE_PY_PACKAGES=(
   pytest pytest-timeout psycopg2-binary "psycopg[binary]" asyncpg sqlalchemy django prometheus_client pyyaml greenlet
+  pillow
 )
 
 sluice_log() { printf '[sluice] %s\n' "$*" >&2; }

@@ -3,7 +3,9 @@ import SluiceCore
 
 /// Rows in connection order. `state` is Sluice's: `active` (running on a server), `idle_in_transaction`
 /// (holding a server inside a transaction), `idle`, `waiting`, `login`. `link` is the `ptr` of the
-/// server it holds; `remote_pid` is 0 (TCP peers have no known pid, as in PgBouncer).
+/// server it holds; `remote_pid` is 0 (TCP peers have no known pid, as in PgBouncer). `last_query`, after
+/// the shared socket columns, is the first 200 characters of its last statement with `log_leak_queries = true`
+/// (empty otherwise), as in `SHOW LEAKS`.
 final class ShowClients: AdminCommand {
     let name = "SHOW CLIENTS"
     let requiresAdmin = false
@@ -11,7 +13,8 @@ final class ShowClients: AdminCommand {
     func run(arguments: [String], snapshot: ProxySnapshot) -> CommandOutcome {
         if let refusal = CommandOutcome.noArguments(self, arguments) { return refusal }
         let local = SocketRows.clientLocalAddress(snapshot)
-        var result = ResultSet(SocketRows.columns)
+        let showQueries = snapshot.config.logLeakQueries
+        var result = ResultSet(SocketRows.columns + [.text("last_query")])
         for client in snapshot.clients.sorted(by: { $0.id < $1.id }) {
             let row = SocketRows.Row(
                 type: "C", user: client.user, database: client.database, state: client.state,
@@ -20,7 +23,7 @@ final class ShowClients: AdminCommand {
                 pointer: socketPointer(client.id), link: client.serverID.map(socketPointer) ?? "",
                 remotePID: 0, tls: client.tls, applicationName: client.applicationName,
                 heldSeconds: client.heldSeconds, transactionStatus: client.transactionStatus)
-            result.append(row.values)
+            result.append(row.values + [.text(showQueries ? (client.lastQuery ?? "") : "")])
         }
         return .rows(result)
     }

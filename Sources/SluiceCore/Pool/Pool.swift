@@ -109,7 +109,17 @@ public final class Pool {
 
     /// A client has a message to send and no server: give it one now or queue it.
     func acquire(for client: ClientConnection) {
-        run(machine.checkoutRequested(ClientID(client.id), now: now, userServers: userServers), requester: client)
+        let id = ClientID(client.id)
+        // The usual case (an idle server, nobody waiting) needs no action list.
+        if let serverID = machine.checkoutFromIdle(id, now: now) {
+            if let server = connection(serverID) {
+                link(client, to: server, waitedMicroseconds: 0)
+            } else {
+                run([.linkClient(id, to: serverID, waitedMicroseconds: 0)], requester: client)
+            }
+            return
+        }
+        run(machine.checkoutRequested(id, now: now, userServers: userServers), requester: client)
     }
 
     /// The client is gone: forget it if it waited.
@@ -155,6 +165,12 @@ public final class Pool {
     /// A server finished its transaction (or its client left, and it is clean): reuse or close it.
     func release(_ server: ServerConnection) {
         guard isCurrent(server) else { return }  // already closed and forgotten
+        let now = self.now
+        // The usual case (back to the idle stack, nobody waiting) needs no action list.
+        if machine.releasedToIdle(server.poolID, now: now) {
+            server.becameIdle(now: now)
+            return
+        }
         switch machine.state(of: server.poolID) {
         case .linked?, .draining?: break
         default: return
@@ -204,9 +220,7 @@ public final class Pool {
                     release(server)
                     continue
                 }
-                metrics.poolWait.recordMicroseconds(waited)
-                client.serverAssigned(server)
-                server.link(to: client)
+                link(client, to: server, waitedMicroseconds: waited)
             case .connectServer(let id):
                 let server = ServerConnection(pool: self, runtime: runtime, poolID: id)
                 while connections.count <= id.slot { connections.append(nil) }
@@ -253,6 +267,13 @@ public final class Pool {
                     "error": "\(failure)", "retry": "\(failure.retryable)"])
             }
         }
+    }
+
+    /// Carries out `.linkClient`: records the wait, tells the client its server, links the server.
+    @inline(__always) private func link(_ client: ClientConnection, to server: ServerConnection, waitedMicroseconds: UInt64) {
+        metrics.poolWait.recordMicroseconds(waitedMicroseconds)
+        client.serverAssigned(server)
+        server.link(to: client)
     }
 
     /// The client an action names, leaving the waiting list.

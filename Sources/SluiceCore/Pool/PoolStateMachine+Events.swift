@@ -15,8 +15,25 @@ extension PoolStateMachine {
         return actions
     }
 
+    /// The common checkout, decided without an action list: the pool is not paused, nobody is
+    /// ahead in the queue, and the most recently used idle server needs no check. Returns the
+    /// server now linked to the client (the executor links them, as for `.linkClient` with no
+    /// wait), or nil: nothing changed, and the request goes through `checkoutRequested`.
+    mutating func checkoutFromIdle(_ client: ClientID, now: UInt64) -> ServerID? {
+        guard !paused, waiting.isEmpty, let id = idleStack.last, case .idle(let since)? = servers[id]?.state,
+              Double(now &- since) < settings.serverCheckDelay * 1000 else { return nil }
+        self.now = now
+        stats.checkoutRequests += 1
+        stats.checkouts += 1
+        move(id, to: .linked(client))
+        return id
+    }
+
     /// A client has a message to send and no server: lend it one now or queue it.
     mutating func checkoutRequested(_ client: ClientID, now: UInt64, userServers: Int) -> Actions {
+        if let server = checkoutFromIdle(client, now: now) {
+            return [.linkClient(client, to: server, waitedMicroseconds: 0)]
+        }
         begin(now: now, userServers: userServers)
         stats.checkoutRequests += 1
         var actions = Actions()
@@ -122,8 +139,25 @@ extension PoolStateMachine {
         return actions
     }
 
+    /// The common release, decided without an action list: nobody waits, the pool is neither
+    /// retired nor paused nor above `pool_size`, and the server is within its lifetime, so it
+    /// only goes back to the idle stack. Returns false when any of that does not hold: nothing
+    /// changed, and the release goes through `serverReleased`.
+    mutating func releasedToIdle(_ server: ServerID, now: UInt64) -> Bool {
+        guard waiting.isEmpty, parametersKnown, !retired, !paused, serverCount <= settings.poolSize,
+              let entry = servers[server], !entry.pastLifetime(now: now) else { return false }
+        switch entry.state {
+        case .linked, .draining: break
+        default: return false
+        }
+        self.now = now
+        move(server, to: .idle(since: now))
+        return true
+    }
+
     /// A server finished its transaction, or its client left and it is clean: reuse or close it.
     mutating func serverReleased(_ server: ServerID, now: UInt64, userServers: Int) -> Actions {
+        if releasedToIdle(server, now: now) { return [] }
         begin(now: now, userServers: userServers)
         switch servers[server]?.state {
         case .linked?, .draining?: break

@@ -164,8 +164,9 @@ struct PoolStateMachine {
     // MARK: the one transition
 
     /// Moves a server to `new` (nil: forgotten), checking the transition and keeping the counters,
-    /// and the idle stack. A new server enters as `.connecting`.
-    mutating func move(_ id: ServerID, to new: ServerState?) {
+    /// and the idle stack. A new server enters as `.connecting`. Inlined, so that where `new` is
+    /// a constant (every call site) only the checks for that state remain.
+    @inline(__always) mutating func move(_ id: ServerID, to new: ServerState?) {
         let old = servers[id]?.state
         switch (old, new) {
         case (nil, .connecting?),
@@ -197,7 +198,7 @@ struct PoolStateMachine {
         if old == nil {
             servers[id] = Server(id: id, state: new, openedAt: now)
         } else {
-            servers[id]!.state = new
+            servers.setState(new, of: id)
         }
     }
 

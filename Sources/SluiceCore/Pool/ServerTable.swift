@@ -40,6 +40,14 @@ extension PoolStateMachine {
             }
         }
 
+        /// Changes a stored server's state in place (`move(_:to:)` has checked that it exists).
+        @inline(__always) mutating func setState(_ state: ServerState, of id: ServerID) {
+            guard id.slot >= 0, id.slot < slots.count, slots[id.slot]?.id == id else {
+                preconditionFailure("invalid state: server \(id) is not in the table")
+            }
+            slots[id.slot]!.state = state
+        }
+
         /// Every server's id, in opening order.
         var ids: [ServerID] { slots.compactMap { $0?.id }.sorted() }
     }

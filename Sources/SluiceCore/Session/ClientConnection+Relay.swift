@@ -7,9 +7,13 @@ extension ClientConnection {
     // MARK: what the server tells the session
 
     /// The server reached ReadyForQuery 'I' with nothing outstanding: the transaction is over.
-    func transactionIdle() {
-        guard pool != nil else { return }
-        run(session.transactionWentIdle(now: runtime.loop.now))
+    /// Returns whether the server may go back to the pool now (transaction mode, no
+    /// extended-protocol batch open, no client message half-forwarded).
+    func transactionIdle() -> Bool {
+        guard let mode = pool?.settings.mode else { return false }
+        let end = session.transactionWentIdle(now: runtime.loop.now, mode: mode, clientMidMessage: passthrough > 0)
+        run(end.action)
+        return end.releaseServer
     }
 
     /// The janitor reported this client as a leak suspect: not again in this hold.
@@ -23,12 +27,6 @@ extension ClientConnection {
 
     /// Seconds the current transaction has held its server (nil when idle).
     func heldSeconds(now: UInt64) -> Double? { session.heldSeconds(now: now) }
-
-    /// True when the server may go back to the pool at the next ReadyForQuery 'I'.
-    var canReleaseServer: Bool {
-        guard let mode = pool?.settings.mode else { return false }
-        return session.canReleaseServer(mode: mode, clientMidMessage: passthrough > 0)
-    }
 
     /// A ParameterStatus passed through: the client now wants that value wherever it goes.
     func parameterReported(name: String, value: String) {

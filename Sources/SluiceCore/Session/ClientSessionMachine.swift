@@ -186,13 +186,25 @@ struct ClientSessionMachine {
         wanted[name] = value
     }
 
+    /// What the end of a transaction asks for.
+    struct TransactionEnd: Equatable {
+        /// `.recordTransaction` (or `.none` when no transaction was being timed).
+        var action: Action
+        /// The server may go back to the pool now (`canReleaseServer`).
+        var releaseServer: Bool
+    }
+
     /// The server reached ReadyForQuery 'I' with nothing outstanding: the transaction is over.
-    mutating func transactionWentIdle(now: UInt64) -> Action {
-        guard let started = busySince else { return .none }
+    /// One event for the recording and the release decision, so the relay asks through a
+    /// mutating access (a non-mutating call on the class's stored machine copied all of it).
+    mutating func transactionWentIdle(now: UInt64, mode: PoolMode, clientMidMessage: Bool) -> TransactionEnd {
+        let releaseServer = canReleaseServer(mode: mode, clientMidMessage: clientMidMessage)
+        guard let started = busySince else { return TransactionEnd(action: .none, releaseServer: releaseServer) }
         busySince = nil
         let leakSuspectReleased = leakReported
         leakReported = false
-        return .recordTransaction(milliseconds: now - started, leakSuspectReleased: leakSuspectReleased)
+        return TransactionEnd(action: .recordTransaction(milliseconds: now - started, leakSuspectReleased: leakSuspectReleased),
+                              releaseServer: releaseServer)
     }
 
     /// The janitor reported this client as a leak suspect: not again in this hold.
@@ -241,7 +253,7 @@ struct ClientSessionMachine {
     }
 
     /// Whether the next request is answered with the error of a lost transaction.
-    var failsNextRequest: Bool { failNextRequest != nil }
+    var failsNextRequest: Bool { @inline(__always) get { failNextRequest != nil } }
 
     /// A whole message of the request that must fail was taken off the input: it is dropped,
     /// and the request's Query or Sync is answered with the saved ERROR and ReadyForQuery 'I'.

@@ -40,7 +40,7 @@ extension ServerConnection {
 
     /// Sends synthetic answers now at the head of the queue.
     func emitPendingSynthetics() {
-        run(.sendAnswers)
+        if session.answersDue { run(.sendAnswers) }
     }
 
     /// The client sent Parse for `serverName`: prepare it unless this server already has it.
@@ -98,8 +98,7 @@ extension ServerConnection {
                 ReadyForQuery(status: status).encode(into: &bytes)
                 sent = bytes.withUnsafeBytes { client.sendToClient($0.baseAddress!, count: $0.count) }
             case .endTransaction:
-                client.transactionIdle()
-                if client.canReleaseServer { return .release }
+                if client.transactionIdle() { return .release }
                 sent = true
             }
             guard sent else { return .clientGone }
@@ -203,8 +202,7 @@ extension ServerConnection {
                 case .release: transactionDone = true; break scan
                 }
             case .forwardThenEndTransaction:
-                client.transactionIdle()
-                if client.canReleaseServer {
+                if client.transactionIdle() {
                     transactionDone = true
                     break scan
                 }

@@ -113,7 +113,7 @@ struct ServerSessionMachine {
     private(set) var internalError: ErrorResponse?
 
     /// Requests are tracked (statement mapping is on and something is in flight).
-    var tracksRequests: Bool { !slots.isEmpty }
+    var tracksRequests: Bool { @inline(__always) get { !slots.isEmpty } }
 
     /// ReadyForQuery 'I' with nothing outstanding.
     private var transactionOver: Bool {
@@ -281,6 +281,9 @@ struct ServerSessionMachine {
         slots.removeFirst()
         return whole && slots.headIsSynthetic ? .forwardThenAnswer : .forward
     }
+
+    /// `nextAnswer()` has something to give (checked before walking the answers on every request).
+    var answersDue: Bool { @inline(__always) get { endCheckDue || slots.headIsSynthetic } }
 
     /// The next answer Sluice gives itself, now due at the head of the queue; nil when none is.
     mutating func nextAnswer() -> Answer? {

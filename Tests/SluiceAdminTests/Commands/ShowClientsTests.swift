@@ -1,4 +1,4 @@
-// ShowClientsTests: SHOW CLIENTS columns (PgBouncer 1.18's socket set + held_for_s, tx_state) and values.
+// ShowClientsTests: SHOW CLIENTS columns (PgBouncer 1.18's socket set + held_for_s, tx_state, last_query) and values.
 @testable import SluiceCore
 import SluiceAdmin
 import SluiceConfig
@@ -13,7 +13,7 @@ let socketColumns = [
 final class ShowClientsTests: XCTestCase {
     func testColumnsAndTypes() throws {
         let table = try AdminConsoleHandler().table("SHOW CLIENTS")
-        XCTAssertEqual(table.columnNames, socketColumns)
+        XCTAssertEqual(table.columnNames, socketColumns + ["last_query"])
         let int4 = ["port", "local_port", "wait", "wait_us", "close_needed", "remote_pid"]
         for name in table.columnNames {
             let expected = int4.contains(name) ? OID.int4 : name == "held_for_s" ? OID.numeric : OID.text
@@ -54,5 +54,17 @@ final class ShowClientsTests: XCTestCase {
         XCTAssertEqual(active["application_name"], "worker")
         XCTAssertEqual(active["held_for_s"], "1.25")
         XCTAssertEqual(active["tx_state"], "T")
+        XCTAssertEqual(active["last_query"], "", "log_leak_queries is off")
+    }
+
+    func testLastQueryOnlyWithLogLeakQueries() throws {
+        var config = Fixtures.config()
+        let clients = [Fixtures.client(1, state: "idle_in_transaction", server: 0x2, held: 3, transactionStatus: "T",
+                                       lastQuery: "UPDATE accounts SET balance = 0")]
+        let hidden = try AdminConsoleHandler().table("SHOW CLIENTS", snapshot: Fixtures.snapshot(clients: clients, config: config))
+        XCTAssertEqual(hidden.values("last_query"), [""])
+        config.logLeakQueries = true
+        let shown = try AdminConsoleHandler().table("SHOW CLIENTS", snapshot: Fixtures.snapshot(clients: clients, config: config))
+        XCTAssertEqual(shown.values("last_query"), ["UPDATE accounts SET balance = 0"])
     }
 }
