@@ -9,7 +9,8 @@ import Synchronization
 ///   (4 × `limit`, `metrics_application_limit`). A client is given its entry once, when it logs in
 ///   or its `application_name` changes (`resolve`), as an `ApplicationSlot`: an index and the
 ///   entry's generation. The relay records with that index: no hashing, no allocation, one
-///   relaxed atomic add per number, into a block of counters of its own worker.
+///   relaxed atomic load and store per number, into a block of counters of its own worker (the
+///   only writer of that block).
 /// - **Which names are tracked** is a least-frequently-used table with decay: each entry has a
 ///   score, its activity (logins, transactions, refusals) decayed with a half-life of
 ///   `halfLifeMilliseconds`. A new name takes a free entry, or the entry with the lowest score,
@@ -139,24 +140,31 @@ public final class ApplicationBook: @unchecked Sendable {
         var bucket = 0
         while bucket < bounds.count && value > bounds[bucket] { bucket += 1 }
         let base = counter(worker: worker, entry: entry(slot), Layout.histogram(histogram))
-        base[bucket].wrappingAdd(1, ordering: .relaxed)
-        base[bounds.count + 1].wrappingAdd(UInt64(value), ordering: .relaxed)
+        Self.add(1, to: base + bucket)
+        Self.add(UInt64(value), to: base + bounds.count + 1)
         if histogram == .transaction { countActivity(slot: slot, worker: worker) }
     }
 
     /// A client of the slot's application became a leak suspect.
     public func countLeakSuspect(slot: ApplicationSlot, worker: Int) {
-        counter(worker: worker, entry: entry(slot), Layout.leakSuspects).pointee.wrappingAdd(1, ordering: .relaxed)
+        Self.add(1, to: counter(worker: worker, entry: entry(slot), Layout.leakSuspects))
     }
 
     /// A logged-in client of the slot's application was refused (`max_queue_length`, `query_wait_timeout`).
     public func countRefusal(_ refusal: Refusal, slot: ApplicationSlot, worker: Int) {
-        counter(worker: worker, entry: entry(slot), Layout.refusal(refusal)).pointee.wrappingAdd(1, ordering: .relaxed)
+        Self.add(1, to: counter(worker: worker, entry: entry(slot), Layout.refusal(refusal)))
         countActivity(slot: slot, worker: worker)
     }
 
     @inline(__always) private func countActivity(slot: ApplicationSlot, worker: Int) {
-        counter(worker: worker, entry: entry(slot), Layout.activity).pointee.wrappingAdd(1, ordering: .relaxed)
+        Self.add(1, to: counter(worker: worker, entry: entry(slot), Layout.activity))
+    }
+
+    /// Adds to a counter of the caller's worker. Each worker writes only its own block (one
+    /// writer per counter, on its own loop), so a relaxed load and store will do: no locked
+    /// read-modify-write on the relay path. Readers (`read`, under the lock) see whole values.
+    @inline(__always) private static func add(_ amount: UInt64, to counter: UnsafeMutablePointer<Atomic<UInt64>>) {
+        counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ amount, ordering: .relaxed)
     }
 
     // MARK: names (locked; at login, at a change of application_name, at a refusal)

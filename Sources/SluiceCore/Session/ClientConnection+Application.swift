@@ -1,7 +1,7 @@
 // ClientConnection+Application: the client's slot in the ApplicationBook, and what the relay records there.
 
 extension ClientConnection {
-    /// Records a duration in one of the client's per-application histograms (an index, two atomic adds).
+    /// Records a duration in one of the client's per-application histograms (an index, two counter adds on its own worker's block).
     @inline(__always) func recordApplication(_ histogram: ApplicationBook.Histogram, milliseconds: UInt64) {
         runtime.applications.record(histogram, nanoseconds: Int64(clamping: milliseconds) &* 1_000_000,
                                     slot: applicationSlot, worker: runtime.worker)
