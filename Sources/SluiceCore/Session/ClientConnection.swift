@@ -92,41 +92,6 @@ public final class ClientConnection: IOHandler {
                                         randomBytes: secureRandomBytes)
     }
 
-    var phase: Phase {
-        switch stage {
-        case .startup: return .startup
-        case .tlsHandshake: return .tlsHandshake
-        case .login: return .login
-        case .awaitingParameters: return .awaitingParameters
-        case .admin: return .admin
-        case .closed: return .closed
-        case .session:
-            switch session.phase {
-            case .idle: return .idle
-            case .waiting: return .waiting
-            case .linked: return .linked
-            case .closed: return .closed
-            }
-        }
-    }
-
-    var phaseName: String { phase.rawValue }
-
-    // Read-only views of the session for the snapshot, the janitor and the server.
-    /// The settings this client expects on whichever server it uses.
-    var wanted: SessionParameters { session.wanted }
-    /// Loop time (ms) the current transaction started (first message after ReadyForQuery 'I'); nil when idle.
-    var busySince: UInt64? { session.busySince }
-    /// Loop time (ms) of the last message forwarded (or sent to the console).
-    var requestAt: UInt64 { admin?.requestAt ?? session.requestAt }
-    /// Loop time (ms) the current server was linked.
-    var linkedAt: UInt64 { session.linkedAt }
-    /// Already reported as a leak suspect in this transaction.
-    var leakReported: Bool { session.leakReported }
-    /// First 200 characters of the last statement (only with `log_leak_queries`).
-    var lastQuery: String? { session.lastQuery }
-    var adminPrivilege: AdminPrivilege? { admin?.privilege }
-
     /// Registers with the loop and starts the login clock.
     func start() throws {
         try runtime.loop.register(socket.fd, handler: self, read: true, write: false)
