@@ -123,9 +123,16 @@ def _kubernetes_documents() -> dict[str, dict]:
 def test_kubernetes_manifests_parse_and_are_complete():
     documents = _kubernetes_documents()
     assert set(documents) >= {"Deployment", "Service", "ConfigMap", "Secret", "PodDisruptionBudget",
-                              "HorizontalPodAutoscaler", "ServiceMonitor", "Kustomization"}
+                              "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule", "Kustomization"}
     listed = set(documents["Kustomization"]["resources"])
     assert listed == {p.name for p in KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
+
+
+def test_kubernetes_prometheus_rule_is_the_alert_rules_file():
+    yaml = pytest.importorskip("yaml")
+    rule = _kubernetes_documents()["PrometheusRule"]
+    alerts = yaml.safe_load((KUBERNETES / "../prometheus/alerts.yml").read_text())
+    assert rule["spec"]["groups"] == alerts["groups"], "prometheusrule.yaml differs from deploy/prometheus/alerts.yml"
 
 
 def test_kubernetes_deployment_fields():
@@ -200,6 +207,16 @@ def test_compose_stack():
     prometheus = yaml.safe_load((DOCKER / "prometheus.yml").read_text())
     targets = [t for job in prometheus["scrape_configs"] for c in job["static_configs"] for t in c["targets"]]
     assert "sluice:9187" in targets
+    # The alert rules are loaded: each rule file named is a mount of deploy/prometheus/alerts.yml.
+    mounts = {}  # container path -> host path, of the bind mounts ("HOST:CONTAINER[:ro]")
+    for volume in services["prometheus"]["volumes"]:
+        host, container = volume.split(":")[:2]
+        if host.startswith("."):
+            mounts[container] = host
+    assert prometheus["rule_files"], "compose's Prometheus loads no alert rules"
+    for rule_file in prometheus["rule_files"]:
+        assert rule_file in mounts, f"{rule_file} is not mounted into the prometheus service"
+        assert (DOCKER / mounts[rule_file]).resolve() == (DOCKER / "../prometheus/alerts.yml").resolve()
     for path in (DOCKER / "grafana-provisioning").rglob("*.yaml"):
         assert yaml.safe_load(path.read_text())["apiVersion"] == 1
     datasource = yaml.safe_load((DOCKER / "grafana-provisioning/datasources/prometheus.yaml").read_text())
