@@ -17,6 +17,7 @@ extension SluiceConfig {
         .init("query_wait_timeout", \.queryWaitTimeout, default: 120, .seconds(0...86_400)),
         .init("server_connect_timeout", \.serverConnectTimeout, default: 15, .seconds(0.1...3_600)),
         .init("server_login_retry", \.serverLoginRetry, default: 15, .seconds(0.1...3_600)),
+        .init("cold_start_notice_after", \.coldStartNoticeAfter, default: 5, .seconds(0...3_600)),
         .init("server_lifetime", \.serverLifetime, default: 3_600, .seconds(0...2_592_000)),
         .init("server_idle_timeout", \.serverIdleTimeout, default: 60, .seconds(0...2_592_000)),
         .init("max_db_client_connections", \.maxDBClientConnections, default: 0, .integer(0...1_000_000)),

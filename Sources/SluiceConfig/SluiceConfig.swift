@@ -27,8 +27,12 @@ public struct SluiceConfig: Sendable, Equatable {
     public var queryWaitTimeout: Double
     /// `server_connect_timeout`: seconds to connect and log in to the upstream.
     public var serverConnectTimeout: Double
-    /// `server_login_retry`: longest pause, in seconds, between failed upstream logins (backoff cap).
+    /// `server_login_retry`: longest pause, in seconds, between failed upstream logins while no
+    /// client waits (the `min_pool_size` opener); while clients wait the pause is at most 0.5 s.
     public var serverLoginRetry: Double
+    /// `cold_start_notice_after`: seconds a client waits for an upstream that is not accepting
+    /// connections before it gets a NOTICE saying so; 0 means never.
+    public var coldStartNoticeAfter: Double
     /// `server_lifetime`: seconds after which an idle server is closed and replaced; 0 means never.
     public var serverLifetime: Double
     /// `server_idle_timeout`: seconds a server may sit unused before it is closed; 0 means never.
@@ -119,6 +123,7 @@ public struct SluiceConfig: Sendable, Equatable {
         queryWaitTimeout = 0
         serverConnectTimeout = 0
         serverLoginRetry = 0
+        coldStartNoticeAfter = 0
         serverLifetime = 0
         serverIdleTimeout = 0
         shutdownTimeout = 0

@@ -78,6 +78,7 @@ private struct Script {
         case .adoptParameters(let s): return "adopt \(s)"
         case .parametersAvailable(let cs): return "parameters \(cs.map(\.description).joined(separator: ","))"
         case .logLoginFailure(let s, _): return "logFailure \(s)"
+        case .noticeColdStart(let c, let seconds): return "notice \(c) \(seconds)s"
         }
     }
 }
@@ -428,5 +429,67 @@ final class PoolStateMachineTests: XCTestCase {
         q.advance(seconds: 11)
         XCTAssertFalse(q.machine.releasedToIdle(q.id(1), now: q.now))
         XCTAssertEqual(q.released(1), ["close s1 lifetime"])
+    }
+
+    /// An outage while clients wait: retries every 0.5 s at most (not server_login_retry), one
+    /// probe at a time; waiters are told after cold_start_notice_after, once; the first login that
+    /// succeeds opens servers for the other waiters at once.
+    func testColdStartRetriesFastProbesOneAtATimeAndTellsWaiters() {
+        var p = Script { $0.poolSize = 3; $0.serverLoginRetry = 15; $0.coldStartNoticeAfter = 5 }
+        _ = p.checkout(1)
+        XCTAssertEqual(p.connected(1), ["adopt s1", "link c1 s1 waited=0ms"])
+        XCTAssertTrue(p.machine.openedCold(p.id(1)), "the pool's first server is a cold start")
+        XCTAssertEqual(p.closed(1), [])  // the upstream goes away under it
+        XCTAssertEqual(p.checkout(2), ["wait c2 120s", "connect s2"])
+        XCTAssertEqual(p.checkout(3), ["wait c3 120s", "connect s3"])
+        XCTAssertEqual(p.loginFailed(2), ["logFailure s2", "retry 250ms"])
+        XCTAssertEqual(p.loginFailed(3), ["logFailure s3", "retry 500ms"])
+        for n: UInt64 in 4...8 {  // one probe per retry, and the pause stays at 0.5 s
+            p.advance(seconds: 0.5)
+            XCTAssertEqual(p.checkout(100 + n), ["wait c\(100 + n) 120s"], "backing off: nothing opens")
+            XCTAssertEqual(p.retryFired(), ["connect s\(n)"])
+            XCTAssertEqual(p.counts.hasPrefix("servers=1 connecting=1"), true, p.counts)
+            XCTAssertTrue(p.machine.openedCold(p.id(n)), "opened after a failed login: cold")
+            XCTAssertEqual(p.loginFailed(n), ["logFailure s\(n)", "retry 500ms"])
+        }
+        // c2 and c3 have waited 2.5 s: no notice yet; at 5 s each waiter gets one, once.
+        XCTAssertEqual(p.janitor(), [])
+        p.advance(seconds: 2.5)
+        XCTAssertEqual(p.janitor(), ["notice c2 5s", "notice c3 5s"])
+        p.advance(seconds: 2)
+        XCTAssertEqual(p.janitor(), ["notice c104 6s", "notice c105 6s", "notice c106 5s", "notice c107 5s"])  // c108: 4.5 s
+        XCTAssertEqual(p.janitor(), [])
+        // The upstream is back: the probe logs in, goes to the longest waiter, and the others get
+        // servers opened at once (pool_size 3), not one per retry.
+        XCTAssertEqual(p.retryFired(), ["connect s9"])
+        XCTAssertTrue(p.machine.openedCold(p.id(9)))
+        XCTAssertEqual(p.connected(9), ["link c2 s9 waited=7000ms", "connect s10", "connect s11"])
+        XCTAssertFalse(p.machine.openedCold(p.id(10)), "opened with a server logged in and no failure: warm")
+        XCTAssertEqual(p.machine.consecutiveFailures, 0)
+        XCTAssertEqual(p.janitor(), [], "the upstream is ready: waiters for a busy pool get no notice")
+    }
+
+    /// With nobody waiting, min_pool_size retries after failed logins with the backoff of
+    /// server_login_retry, one probe at a time.
+    func testMinPoolSizeRetriesWithBackoffWhenNobodyWaits() {
+        var p = Script { $0.minPoolSize = 1; $0.serverLoginRetry = 2 }
+        XCTAssertEqual(p.janitor(), ["connect s1"])
+        XCTAssertEqual(p.loginFailed(1), ["logFailure s1"])  // nobody waits: no retry timer
+        XCTAssertEqual(p.janitor(), [], "0.25 s have not passed")
+        p.advance(seconds: 1)
+        XCTAssertEqual(p.janitor(), ["connect s2"])
+        XCTAssertEqual(p.janitor(), [], "one probe at a time")
+        XCTAssertEqual(p.loginFailed(2), ["logFailure s2"])
+        for (seconds, opens) in [(0.4, false), (0.2, true)] {  // 0.5 s after the second failure
+            p.advance(seconds: seconds)
+            XCTAssertEqual(p.janitor().isEmpty, !opens)
+        }
+        XCTAssertEqual(p.loginFailed(3), ["logFailure s3"])
+        XCTAssertEqual(p.machine.retryDelay(clientsWait: false), 1)
+        p.advance(seconds: 1)
+        XCTAssertEqual(p.janitor(), ["connect s4"])
+        XCTAssertEqual(p.loginFailed(4), ["logFailure s4"])
+        XCTAssertEqual(p.machine.retryDelay(clientsWait: false), 2, "capped at server_login_retry")
+        XCTAssertEqual(p.machine.retryDelay(clientsWait: true), 0.5)
     }
 }

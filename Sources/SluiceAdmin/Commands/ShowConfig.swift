@@ -30,6 +30,7 @@ final class ShowConfig: AdminCommand {
         Entry(key: "max_packet_size", changeable: true) { String($0.maxPacketSize) },
         Entry(key: "client_login_timeout", changeable: true) { formatDecimal($0.clientLoginTimeout) },
         Entry(key: "query_wait_timeout", changeable: true) { formatDecimal($0.queryWaitTimeout) },
+        Entry(key: "cold_start_notice_after", changeable: true) { formatDecimal($0.coldStartNoticeAfter) },
         Entry(key: "server_connect_timeout", changeable: true) { formatDecimal($0.serverConnectTimeout) },
         Entry(key: "server_login_retry", changeable: true) { formatDecimal($0.serverLoginRetry) },
         Entry(key: "server_lifetime", changeable: true) { formatDecimal($0.serverLifetime) },

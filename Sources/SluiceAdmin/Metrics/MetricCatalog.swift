@@ -86,6 +86,6 @@ enum MetricCatalog {
         "sluice_pool_wait_seconds": "Seconds a client waited for a server connection.",
         "sluice_server_hold_seconds": "Seconds a client held a server connection per checkout.",
         "sluice_transaction_duration_seconds": "Seconds from the first message of a transaction to its ReadyForQuery.",
-        "sluice_upstream_connect_seconds": "Seconds to connect, negotiate TLS and log in to the upstream.",
+        "sluice_upstream_connect_seconds": "Seconds to connect, negotiate TLS and log in to the upstream (start=cold: the pool had no logged-in server, or the last login had failed).",
     ]
 }

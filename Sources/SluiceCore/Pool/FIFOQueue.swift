@@ -39,6 +39,11 @@ struct FIFOQueue<Element> {
         return false
     }
 
+    /// Lets `body` change each element in place, first to last.
+    mutating func updateEach(_ body: (inout Element) -> Void) {
+        for i in head..<items.count where items[i] != nil { body(&items[i]!) }
+    }
+
     mutating func drain() -> [Element] {
         let all = items[head...].compactMap { $0 }
         items.removeAll()

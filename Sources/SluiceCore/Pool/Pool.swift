@@ -147,8 +147,9 @@ public final class Pool {
 
     /// Login finished: the first server gives the pool its parameters; then it is lent or kept.
     func serverReady(_ server: ServerConnection, parameters: [(name: String, value: String)], connectMicroseconds: UInt64) {
-        metrics.upstreamConnect.recordMicroseconds(connectMicroseconds)
         guard isCurrent(server) else { return }
+        let histogram = machine.openedCold(server.poolID) ? metrics.upstreamConnectCold : metrics.upstreamConnectWarm
+        histogram.recordMicroseconds(connectMicroseconds)
         // Up to 10% jitter so connections opened together do not expire together.
         run(machine.serverConnected(server.poolID, lifetimeJitter: Double.random(in: 0.9...1.0), now: now, userServers: userServers),
             parameters: parameters)
@@ -261,6 +262,8 @@ public final class Pool {
                 runtime.group?.shareServerParameters(parameters, database: settings.database, from: runtime)
             case .parametersAvailable(let ids):
                 for id in ids { takeClient(id, requester)?.parametersAvailable() }
+            case .noticeColdStart(let id, let seconds):
+                waitingClients[id]?.sendColdStartNotice(database: settings.database, waitedSeconds: seconds)
             case .logLoginFailure(_, let failure):
                 logger.warning("server login failed", metadata: [
                     "database": "\(settings.database)", "host": "\(settings.url.host):\(settings.url.port)",

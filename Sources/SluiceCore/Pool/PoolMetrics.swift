@@ -6,14 +6,18 @@ struct PoolMetrics {
     let poolWait: CoreMetrics.Timer
     let serverHold: CoreMetrics.Timer
     let transactionDuration: CoreMetrics.Timer
-    let upstreamConnect: CoreMetrics.Timer
+    /// Upstream connect and login time, of cold starts (the pool had no logged-in server, or the
+    /// last login had failed) and of the others.
+    let upstreamConnectCold: CoreMetrics.Timer
+    let upstreamConnectWarm: CoreMetrics.Timer
 
     init(database: String) {
         let dimensions = [("database", database)]
         poolWait = CoreMetrics.Timer(label: "sluice_pool_wait_seconds", dimensions: dimensions)
         serverHold = CoreMetrics.Timer(label: "sluice_server_hold_seconds", dimensions: dimensions)
         transactionDuration = CoreMetrics.Timer(label: "sluice_transaction_duration_seconds", dimensions: dimensions)
-        upstreamConnect = CoreMetrics.Timer(label: "sluice_upstream_connect_seconds", dimensions: dimensions)
+        upstreamConnectCold = CoreMetrics.Timer(label: "sluice_upstream_connect_seconds", dimensions: dimensions + [("start", "cold")])
+        upstreamConnectWarm = CoreMetrics.Timer(label: "sluice_upstream_connect_seconds", dimensions: dimensions + [("start", "warm")])
     }
 }
 

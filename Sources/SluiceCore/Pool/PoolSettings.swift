@@ -12,6 +12,7 @@ public struct PoolSettings: Sendable {
     public var queryWaitTimeout: Double
     public var serverConnectTimeout: Double
     public var serverLoginRetry: Double
+    public var coldStartNoticeAfter: Double
     public var serverLifetime: Double
     public var serverIdleTimeout: Double
     public var reservePoolSize: Int
@@ -32,6 +33,7 @@ public struct PoolSettings: Sendable {
         queryWaitTimeout = config.queryWaitTimeout
         serverConnectTimeout = config.serverConnectTimeout
         serverLoginRetry = config.serverLoginRetry
+        coldStartNoticeAfter = config.coldStartNoticeAfter
         serverLifetime = config.serverLifetime
         serverIdleTimeout = config.serverIdleTimeout
         reservePoolSize = config.reservePoolSize(for: db)

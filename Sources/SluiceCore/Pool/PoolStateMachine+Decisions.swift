@@ -20,6 +20,37 @@ extension PoolStateMachine {
 
     func waitedMicroseconds(since: UInt64) -> UInt64 { now > since ? (now - since) * 1000 : 0 }
 
+    /// The pause before the next login attempt after `consecutiveFailures` failures: exponential
+    /// from 0.25 s, at most 0.5 s while clients wait (`retryWhileWaiting`), else at most
+    /// `server_login_retry`.
+    func retryDelay(clientsWait: Bool) -> Double {
+        let base = 0.25 * Double(1 << min(max(consecutiveFailures - 1, 0), 10))
+        let cap = max(settings.serverLoginRetry, 0.05)
+        return min(base, clientsWait ? min(cap, Self.retryWhileWaiting) : cap)
+    }
+
+    /// The pool has no logged-in server to give, or its last login failed: a waiting client is
+    /// waiting for the upstream itself, not for a busy pool.
+    var upstreamNotReady: Bool { lastConnectFailure != nil || loggedInCount == 0 }
+
+    /// Waiters (for a server or for the pool's parameters) that have waited `cold_start_notice_after`
+    /// for an upstream that is not ready get one NOTICE each.
+    mutating func noticeColdStartWaiters(_ actions: inout Actions) {
+        let after = settings.coldStartNoticeAfter
+        guard after > 0, upstreamNotReady, !waiting.isEmpty || !parameterWaiters.isEmpty else { return }
+        let threshold = UInt64(after * 1000)
+        let now = self.now
+        var due: [(ClientID, Int)] = []
+        func check(_ waiter: inout Waiter) {
+            guard !waiter.noticed, now &- waiter.since >= threshold else { return }
+            waiter.noticed = true
+            due.append((waiter.client, Int((now &- waiter.since) / 1000)))
+        }
+        for i in parameterWaiters.indices { check(&parameterWaiters[i]) }
+        waiting.updateEach { check(&$0) }
+        for (client, seconds) in due { actions.append(.noticeColdStart(client, waitedSeconds: seconds)) }
+    }
+
     /// The error a client gets when its wait for a server runs out.
     func waitTimeoutError() -> ErrorResponse {
         if let failure = lastConnectFailure {
@@ -32,7 +63,7 @@ extension PoolStateMachine {
 
     mutating func forgetWaiter(_ client: ClientID) {
         if !waiting.isEmpty { waiting.remove { $0.client == client } }
-        if !parameterWaiters.isEmpty { parameterWaiters.removeAll { $0 == client } }
+        if !parameterWaiters.isEmpty { parameterWaiters.removeAll { $0.client == client } }
     }
 
     mutating func link(_ server: ServerID, to client: ClientID, waitedMicroseconds: UInt64, _ actions: inout Actions) {
@@ -99,6 +130,9 @@ extension PoolStateMachine {
         if settings.maxUserConnections > 0 {
             wanted = min(wanted, settings.maxUserConnections - userServerCount)
         }
+        // While logins fail, one attempt at a time probes the upstream; the first that succeeds
+        // opens the rest at once (`serverConnected` → `returned` → here), in proportion to the waiters.
+        if lastConnectFailure != nil { wanted = min(wanted, 1 - pending) }
         var opened = 0
         while opened < wanted && serverCount < capacity {
             if serverCount >= settings.poolSize { stats.reserveServersOpened += 1 }
@@ -110,7 +144,9 @@ extension PoolStateMachine {
     mutating func openServer(_ actions: inout Actions) {
         nextServerNumber += 1
         let id = ServerID(number: nextServerNumber, slot: servers.nextSlot)
+        let cold = lastConnectFailure != nil || loggedInCount == 0
         move(id, to: .connecting)
+        if cold { servers.markCold(id) }
         stats.serversOpened += 1
         actions.append(.connectServer(id))
     }
@@ -138,7 +174,7 @@ extension PoolStateMachine {
 
     /// A login cannot succeed: every waiting client (for a server or for parameters) gets `error`.
     mutating func failAllWaiting(_ error: ErrorResponse, _ actions: inout Actions) {
-        let clients = waiting.drain().map(\.client) + parameterWaiters
+        let clients = waiting.drain().map(\.client) + parameterWaiters.map(\.client)
         parameterWaiters.removeAll()
         if !clients.isEmpty { actions.append(.failWaiters(clients, error, reason: "server_login_failed")) }
     }

@@ -9,7 +9,7 @@ extension PoolStateMachine {
     mutating func parametersRequested(_ client: ClientID, now: UInt64, userServers: Int) -> Actions {
         begin(now: now, userServers: userServers)
         if parametersKnown { return [.parametersAvailable([client])] }
-        parameterWaiters.append(client)
+        parameterWaiters.append(Waiter(client: client, since: now))
         var actions: Actions = [.startWaitTimer(client, seconds: settings.queryWaitTimeout)]
         openServersIfNeeded(&actions)
         return actions
@@ -100,7 +100,7 @@ extension PoolStateMachine {
     mutating func parametersLearned() -> Actions {
         guard !parametersKnown else { return [] }
         parametersKnown = true
-        let clients = parameterWaiters
+        let clients = parameterWaiters.map(\.client)
         parameterWaiters.removeAll()
         return clients.isEmpty ? [] : [.parametersAvailable(clients)]
     }
@@ -122,6 +122,7 @@ extension PoolStateMachine {
             return actions
         }
         lastConnectFailure = failure
+        lastFailureAt = now
         consecutiveFailures += 1
         stats.connectFailures += 1
         move(server, to: nil)
@@ -133,9 +134,8 @@ extension PoolStateMachine {
             return actions
         }
         guard !waiting.isEmpty || !parameterWaiters.isEmpty else { return actions }
-        let base = min(0.25 * Double(1 << min(consecutiveFailures - 1, 10)), max(settings.serverLoginRetry, 0.05))
         retryPending = true
-        actions.append(.scheduleRetry(afterMilliseconds: UInt64(base * retryJitter * 1000)))
+        actions.append(.scheduleRetry(afterMilliseconds: UInt64(retryDelay(clientsWait: true) * retryJitter * 1000)))
         return actions
     }
 
@@ -241,10 +241,16 @@ extension PoolStateMachine {
                 actions.append(close(id, reason: "idle_timeout"))
             }
         }
-        if !retired && serverCount < settings.minPoolSize && lastConnectFailure == nil && !retryPending {
+        // Towards min_pool_size; after failed logins too, one probe at a time once the backoff
+        // (nobody waits: up to server_login_retry) has passed, so the pool is warm again when the
+        // upstream is back.
+        let mayOpen = lastConnectFailure == nil
+            || (connectingCount == 0 && Double(now &- lastFailureAt) >= retryDelay(clientsWait: false) * 1000)
+        if !retired && serverCount < settings.minPoolSize && mayOpen && !retryPending {
             openServer(&actions)
         }
         if !waiting.isEmpty { openServersIfNeeded(&actions) }
+        noticeColdStartWaiters(&actions)
         return actions
     }
 

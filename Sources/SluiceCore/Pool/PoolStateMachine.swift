@@ -49,12 +49,17 @@ struct PoolStateMachine {
         let openedAt: UInt64
         /// `server_lifetime` with this server's jitter, known once it logged in.
         var lifetime: UInt64 = .max
+        /// Opened as a cold start: the pool had no logged-in server, or the last login had failed
+        /// (its connect time goes to the `cold` histogram).
+        var cold = false
         func pastLifetime(now: UInt64) -> Bool { now &- openedAt >= lifetime }
     }
 
     struct Waiter {
         let client: ClientID
         let since: UInt64
+        /// Told (once) that the upstream is not accepting connections yet.
+        var noticed = false
     }
 
     /// Servers per state, kept by `move(_:to:)` (never recomputed by scanning).
@@ -99,6 +104,9 @@ struct PoolStateMachine {
         case parametersAvailable([ClientID])
         /// Log this server's failed login (a warning with the failure and whether it is retried).
         indirect case logLoginFailure(ServerID, ServerLoginFailure)
+        /// Tell this waiting client (a NOTICE) that the upstream is not accepting connections yet
+        /// and how long it has waited.
+        case noticeColdStart(ClientID, waitedSeconds: Int)
     }
 
     // The state below is written only by the machine's own events (in its extension files).
@@ -109,7 +117,7 @@ struct PoolStateMachine {
     /// Clients that need a server, first come first served.
     var waiting = FIFOQueue<Waiter>()
     /// Clients that finished authentication before any server told us its parameters.
-    var parameterWaiters: [ClientID] = []
+    var parameterWaiters: [Waiter] = []
     var counts = Counts()
     /// The decision counters are the machine's; the traffic ones (bytes, queries, transactions,
     /// statements, leak suspects) are added by the executor directly.
@@ -118,6 +126,11 @@ struct PoolStateMachine {
     var lastConnectFailure: ServerLoginFailure?
     var lastConnectSuccess: UInt64 = 0
     var consecutiveFailures = 0
+    /// Loop time of the last failed login.
+    var lastFailureAt: UInt64 = 0
+    /// Longest pause between login attempts while clients wait (seconds): an upstream that comes
+    /// back is found within this, whatever `server_login_retry` says.
+    static let retryWhileWaiting = 0.5
     /// A `scheduleRetry` is pending: no server is opened until `retryTimerFired`.
     var retryPending = false
     /// Set when the database was removed from the config: servers close when released.
@@ -148,6 +161,10 @@ struct PoolStateMachine {
     var waitingCount: Int { waiting.count }
     var oldestWaitStart: UInt64? { waiting.first?.since }
     func state(of server: ServerID) -> ServerState? { servers[server]?.state }
+    /// Whether this server was opened as a cold start (see `Server.cold`).
+    func openedCold(_ server: ServerID) -> Bool { servers[server]?.cold ?? false }
+    /// Servers logged in (idle, being checked, lent or draining): none means the pool is cold.
+    var loggedInCount: Int { counts.idle + counts.checking + counts.active + counts.draining }
     /// The server a client holds (a scan: for tests and the console, not the relay path).
     func server(of client: ClientID) -> ServerID? { servers.ids.first { servers[$0]?.state == .linked(client) } }
 

@@ -48,6 +48,12 @@ extension PoolStateMachine {
             slots[id.slot]!.state = state
         }
 
+        /// Marks a stored server as opened cold.
+        mutating func markCold(_ id: ServerID) {
+            guard id.slot >= 0, id.slot < slots.count, slots[id.slot]?.id == id else { return }
+            slots[id.slot]!.cold = true
+        }
+
         /// Every server's id, in opening order.
         var ids: [ServerID] { slots.compactMap { $0?.id }.sorted() }
     }

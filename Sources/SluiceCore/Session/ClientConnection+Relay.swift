@@ -34,6 +34,15 @@ extension ClientConnection {
         applicationParameterReported(name: name, value: value)
     }
 
+    /// The upstream is not accepting connections yet and this client has waited this long: a
+    /// NOTICE says so (drivers pass it to the app's notice handler; psql prints it).
+    func sendColdStartNotice(database: String, waitedSeconds: Int) {
+        send(NoticeResponse(
+            severity: .notice, code: SQLState.successfulCompletion,
+            message: "waiting for database \"\(database)\" to accept connections (\(waitedSeconds) s)",
+            hint: "The upstream is starting or unreachable; Sluice retries until query_wait_timeout.").encoded)
+    }
+
     // MARK: relay client → server
 
     func relayToServer() {
