@@ -3,6 +3,29 @@ import CLibpq
 import Foundation
 import SluiceConfig
 
+/// `PQconnectdbParams` with keyword/value `parameters` (`expandDBName`: a `dbname` value may be a
+/// URL or conninfo string whose settings override the earlier keywords). The open connection, or
+/// libpq's error message (the failed connection is finished).
+func libpqConnect(_ parameters: [(String, String)], expandDBName: Bool) -> Result<OpaquePointer, ProbeFailure> {
+    var keywords = parameters.map { strdup($0.0) }
+    var values = parameters.map { strdup($0.1) }
+    defer { (keywords + values).forEach { free($0) } }
+    keywords.append(nil)
+    values.append(nil)
+    let pointer: OpaquePointer? = keywords.map { UnsafePointer($0) }.withUnsafeBufferPointer { keywordBuffer in
+        values.map { UnsafePointer($0) }.withUnsafeBufferPointer { valueBuffer in
+            PQconnectdbParams(keywordBuffer.baseAddress, valueBuffer.baseAddress, expandDBName ? 1 : 0)
+        }
+    }
+    guard let pointer else { return .failure(ProbeFailure("out of memory")) }
+    guard PQstatus(pointer) == CONNECTION_OK else {
+        let message = String(cString: PQerrorMessage(pointer)).trimmed
+        PQfinish(pointer)
+        return .failure(ProbeFailure(message))
+    }
+    return .success(pointer)
+}
+
 /// An open libpq connection; closed when released.
 final class LibpqConnection {
     private let connection: OpaquePointer
@@ -15,22 +38,7 @@ final class LibpqConnection {
 
     /// Connects with keyword/value `parameters`; the connection, or libpq's error message.
     static func open(_ parameters: [(String, String)]) -> Result<LibpqConnection, ProbeFailure> {
-        var keywords = parameters.map { strdup($0.0) }
-        var values = parameters.map { strdup($0.1) }
-        defer { (keywords + values).forEach { free($0) } }
-        keywords.append(nil)
-        values.append(nil)
-        let pointer: OpaquePointer? = keywords.map { UnsafePointer($0) }.withUnsafeBufferPointer { keywordBuffer in
-            values.map { UnsafePointer($0) }.withUnsafeBufferPointer { valueBuffer in
-                PQconnectdbParams(keywordBuffer.baseAddress, valueBuffer.baseAddress, 0)
-            }
-        }
-        guard let pointer else { return .failure(ProbeFailure("out of memory")) }
-        let connection = LibpqConnection(pointer)
-        guard PQstatus(pointer) == CONNECTION_OK else {
-            return .failure(ProbeFailure(String(cString: PQerrorMessage(pointer)).trimmed))
-        }
-        return .success(connection)
+        libpqConnect(parameters, expandDBName: false).map(LibpqConnection.init)
     }
 
     /// `TLSv1.3` and the like, or nil when the connection is not encrypted.

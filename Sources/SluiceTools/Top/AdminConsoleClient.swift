@@ -41,24 +41,13 @@ final class AdminConsoleClient {
         // Earlier keywords are defaults the URL may override (expand_dbname).
         let pairs = [("connect_timeout", String(max(2, Int(timeout.rounded(.up))))),
                      ("fallback_application_name", "sluice-top"), ("dbname", url)]
-        var keywords = pairs.map { strdup($0.0) }
-        var values = pairs.map { strdup($0.1) }
-        defer { (keywords + values).forEach { free($0) } }
-        keywords.append(nil)
-        values.append(nil)
-        let pointer: OpaquePointer? = keywords.map { UnsafePointer($0) }.withUnsafeBufferPointer { keywordBuffer in
-            values.map { UnsafePointer($0) }.withUnsafeBufferPointer { valueBuffer in
-                PQconnectdbParams(keywordBuffer.baseAddress, valueBuffer.baseAddress, 1)
-            }
+        switch libpqConnect(pairs, expandDBName: true) {
+        case .success(let pointer):
+            connection = pointer
+            return nil
+        case .failure(let failure):
+            return failure
         }
-        guard let pointer else { return ProbeFailure("out of memory") }
-        guard PQstatus(pointer) == CONNECTION_OK else {
-            let message = String(cString: PQerrorMessage(pointer)).trimmed
-            PQfinish(pointer)
-            return ProbeFailure(message)
-        }
-        connection = pointer
-        return nil
     }
 
     /// The rows of `sql` as column name → text (NULL as ""), or the reason there are none.
