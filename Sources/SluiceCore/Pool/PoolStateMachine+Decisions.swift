@@ -73,13 +73,18 @@ extension PoolStateMachine {
         actions.append(.linkClient(client, to: server, waitedMicroseconds: waitedMicroseconds))
     }
 
+    /// A server idle since `since` has been idle `server_check_delay` and is checked before it is lent.
+    func checkDue(idleSince since: UInt64, now: UInt64) -> Bool {
+        Double(now &- since) >= settings.serverCheckDelay * 1000
+    }
+
     /// The most recently used idle server that needs no check (it stays idle; the caller links
     /// it). Servers idle at least `server_check_delay` are checked first and come back through
     /// `checkSucceeded` (or close).
     mutating func popIdle(_ actions: inout Actions) -> ServerID? {
         while let id = idleStack.last {
             guard case .idle(let since) = servers[id]?.state else { preconditionFailure("invalid state: \(id) in the idle stack while not idle") }
-            if Double(now &- since) >= settings.serverCheckDelay * 1000 {
+            if checkDue(idleSince: since, now: now) {
                 stats.serverChecks += 1
                 move(id, to: .checking)
                 actions.append(.checkServer(id))
@@ -144,7 +149,7 @@ extension PoolStateMachine {
     mutating func openServer(_ actions: inout Actions) {
         nextServerNumber += 1
         let id = ServerID(number: nextServerNumber, slot: servers.nextSlot)
-        let cold = lastConnectFailure != nil || loggedInCount == 0
+        let cold = upstreamNotReady
         move(id, to: .connecting)
         if cold { servers.markCold(id) }
         stats.serversOpened += 1

@@ -21,7 +21,7 @@ extension PoolStateMachine {
     /// wait), or nil: nothing changed, and the request goes through `checkoutRequested`.
     mutating func checkoutFromIdle(_ client: ClientID, now: UInt64) -> ServerID? {
         guard !paused, waiting.isEmpty, let id = idleStack.last, case .idle(let since)? = servers[id]?.state,
-              Double(now &- since) < settings.serverCheckDelay * 1000 else { return nil }
+              !checkDue(idleSince: since, now: now) else { return nil }
         self.now = now
         stats.checkoutRequests += 1
         stats.checkouts += 1
