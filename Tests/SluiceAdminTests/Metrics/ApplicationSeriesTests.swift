@@ -108,18 +108,6 @@ final class ApplicationSeriesTests: XCTestCase {
         var series = ApplicationSeries()
         series.update(book.read(now: 0))
         series.emit(into: &text)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: promtool)
-        process.arguments = ["check", "metrics"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(text.utf8))
-        try input.fileHandleForWriting.close()
-        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "promtool check metrics:\n\(report)\n---\n\(text)")
+        try assertPromtoolAccepts(text, promtool: promtool)
     }
 }

@@ -19,19 +19,24 @@ final class PromtoolLintTests: XCTestCase {
         let clients = [Fixtures.client(1, application: "web \"quoted\" \\ name", held: 40, transactionStatus: "T")]
         let text = metrics.render(Fixtures.snapshot(clients: clients, totals: totals))
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: promtool)
-        process.arguments = ["check", "metrics"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(text.utf8))
-        try input.fileHandleForWriting.close()
-        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "promtool check metrics:\n\(report)\n---\n\(text)")
+        try assertPromtoolAccepts(text, promtool: promtool)
     }
+}
+
+/// Feeds an exposition to `promtool check metrics` and fails the test with its report unless it passes.
+func assertPromtoolAccepts(_ text: String, promtool: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: promtool)
+    process.arguments = ["check", "metrics"]
+    let input = Pipe()
+    let output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    input.fileHandleForWriting.write(Data(text.utf8))
+    try input.fileHandleForWriting.close()
+    let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0, "promtool check metrics:\n\(report)\n---\n\(text)", file: file, line: line)
 }
