@@ -28,18 +28,17 @@ struct HTMLReport {
             })
         let sampled = runs.enumerated().filter { $0.element.proxy != nil }
         let noProxy = "no proxy pid given (NAME=URL@PID)"
-        let cpu = SVGChart(
-            title: "Proxy CPU over time", xLabel: "seconds into the measured window", yLabel: "CPU (% of one core)",
-            series: sampled.map { index, run in
-                SVGChart.Series(name: run.name, color: color(index),
-                                points: measured(run).compactMap { point in point.proxyCPUPercent.map { (point.seconds, $0) } })
-            }, emptyNote: noProxy)
-        let memory = SVGChart(
-            title: "Proxy memory (RSS) over time", xLabel: "seconds into the measured window", yLabel: "RSS (MiB)",
-            series: sampled.map { index, run in
-                SVGChart.Series(name: run.name, color: color(index),
-                                points: measured(run).compactMap { point in point.proxyRSSMiB.map { (point.seconds, $0) } })
-            }, emptyNote: noProxy)
+        /// A chart of one proxy sample over time, a curve per run that named its proxy's pid.
+        func proxyChart(_ title: String, yLabel: String, _ value: @escaping (TimelinePoint) -> Double?) -> SVGChart {
+            SVGChart(
+                title: title, xLabel: "seconds into the measured window", yLabel: yLabel,
+                series: sampled.map { index, run in
+                    SVGChart.Series(name: run.name, color: color(index),
+                                    points: measured(run).compactMap { point in value(point).map { (point.seconds, $0) } })
+                }, emptyNote: noProxy)
+        }
+        let cpu = proxyChart("Proxy CPU over time", yLabel: "CPU (% of one core)") { $0.proxyCPUPercent }
+        let memory = proxyChart("Proxy memory (RSS) over time", yLabel: "RSS (MiB)") { $0.proxyRSSMiB }
 
         var html = """
             <!DOCTYPE html>
