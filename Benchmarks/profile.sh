@@ -57,9 +57,6 @@ url="$(proxy_url "$PORT")"
 # user_space_rows PERF-DATA SORT-KEYS: perf report's rows outside the kernel (Sluice, Swift runtime, libc).
 user_space_rows() { perf report -i "$1" --no-children --sort "$2" -g none 2>/dev/null | awk '!/^#/ && /%/ && !/kernel/'; }
 
-# stat_ticks PID: "utime stime" of a process, in clock ticks.
-stat_ticks() { awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$1/stat"; }
-
 if [ "$CPU_ONLY" = 1 ]; then
   hz="$(getconf CLK_TCK)"
   printf '## profile --cpu-only: Sluice CPU time per transaction under pgbench -S -c 20 -j 2, %s s per run, %s rounds\n\n' "$DURATION" "$ROUNDS"
