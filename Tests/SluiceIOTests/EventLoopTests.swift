@@ -9,6 +9,18 @@ import Glibc
 #endif
 
 final class EventLoopTests: XCTestCase {
+    /// Loops live as long as the process, as in Sluice: their dispatch sources hold unowned
+    /// references, so a loop freed at the end of a test could be called by its tick afterwards.
+    nonisolated(unsafe) private static var keptLoops: [EventLoop] = []
+
+    private func makeLoop(index: Int, tickMilliseconds: Int = 100, lingerMilliseconds: Int = 0,
+                          budgetMilliseconds: Int = 20) throws -> EventLoop {
+        let loop = try EventLoop(index: index, tickMilliseconds: tickMilliseconds, lingerMilliseconds: lingerMilliseconds,
+                                 budgetMilliseconds: budgetMilliseconds)
+        Self.keptLoops.append(loop)
+        return loop
+    }
+
     /// Writes a byte to `peer` and waits (up to 5 s) until the loop has read it.
     private func pokeAndAwait(_ peer: Int32, _ counter: ByteCounter, file: StaticString = #filePath, line: UInt = #line) {
         poke(peer)
@@ -16,7 +28,7 @@ final class EventLoopTests: XCTestCase {
     }
 
     func testLingeringLoopDeliversLaterEventsAndRunsSubmittedWorkAtOnce() throws {
-        let loop = try EventLoop(index: 90, lingerMilliseconds: 30_000, budgetMilliseconds: 60_000)
+        let loop = try makeLoop(index: 90, lingerMilliseconds: 30_000, budgetMilliseconds: 60_000)
         let (ours, peer, counter) = watchedPair(on: loop)
         defer { close(ours); close(peer) }
 
@@ -38,7 +50,7 @@ final class EventLoopTests: XCTestCase {
     }
 
     func testTimersFireWhileTheLoopLingers() throws {
-        let loop = try EventLoop(index: 91, tickMilliseconds: 10, lingerMilliseconds: 30_000, budgetMilliseconds: 60_000)
+        let loop = try makeLoop(index: 91, tickMilliseconds: 10, lingerMilliseconds: 30_000, budgetMilliseconds: 60_000)
         let (ours, peer, counter) = watchedPair(on: loop)
         defer { close(ours); close(peer) }
         pokeAndAwait(peer, counter)
@@ -56,7 +68,7 @@ final class EventLoopTests: XCTestCase {
     }
 
     func testSyncReturnsTheBlocksValue() throws {
-        let loop = try EventLoop(index: 92)
+        let loop = try makeLoop(index: 92)
         XCTAssertEqual(loop.sync { 6 * 7 }, 42)
         XCTAssertEqual(loop.sync { loop.index }, 92)
     }
