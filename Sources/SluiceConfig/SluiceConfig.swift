@@ -17,6 +17,8 @@ public struct SluiceConfig: Sendable, Equatable {
     public var minPoolSize: Int
     /// `server_reset_query`: sent before a server is reused in session mode; "" sends nothing.
     public var serverResetQuery: String
+    /// `server_reset_query_always`: also run server_reset_query after every transaction in transaction mode (PgBouncer's key).
+    public var serverResetQueryAlways: Bool
     /// `client_auth`: how clients prove who they are.
     public var clientAuth: ClientAuthMethod
     /// `max_packet_size`: largest protocol message accepted from either side, in bytes.
@@ -117,6 +119,7 @@ public struct SluiceConfig: Sendable, Equatable {
         defaultPoolSize = 0
         minPoolSize = 0
         serverResetQuery = ""
+        serverResetQueryAlways = false
         clientAuth = .scramSHA256
         maxPacketSize = 0
         clientLoginTimeout = 0

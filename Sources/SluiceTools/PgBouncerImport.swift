@@ -135,6 +135,13 @@ struct PgBouncerConverter {
             case "server_connect_timeout", "server_login_retry": seconds(setting, setting.key, 0.1...3_600)
             case "query_wait_timeout", "client_login_timeout": seconds(setting, setting.key, 0...86_400)
             case "server_reset_query": sluice.set("server_reset_query", .string(value))
+            case "server_reset_query_always":
+                // PgBouncer reads 0/1 (and yes/no, on/off, true/false).
+                switch value.lowercased() {
+                case "1", "yes", "on", "true": sluice.set("server_reset_query_always", .boolean(true))
+                case "0", "no", "off", "false": sluice.set("server_reset_query_always", .boolean(false))
+                default: skip(setting, "not a boolean")
+                }
             case "admin_users", "stats_users":
                 let names = value.split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
                 sluice.set(setting.key, .strings(names))

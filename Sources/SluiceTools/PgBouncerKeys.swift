@@ -25,7 +25,6 @@ enum PgBouncerKeys {
             "no per-database or per-user server cap in Sluice; pool_size bounds each pool")
         add(["server_check_query", "server_check_delay", "server_fast_close"],
             "no equivalent: Sluice replaces a server when it fails and at server_lifetime")
-        add(["server_reset_query_always"], "no equivalent: Sluice sends server_reset_query in session mode only")
         add(["client_idle_timeout", "idle_transaction_timeout", "query_timeout", "cancel_wait_timeout", "suspend_timeout",
              "server_login_retry_max"], "no equivalent key in Sluice")
         add(["tcp_keepalive", "tcp_keepcnt", "tcp_keepidle", "tcp_keepintvl", "tcp_user_timeout", "tcp_defer_accept",

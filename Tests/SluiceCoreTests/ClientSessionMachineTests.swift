@@ -29,7 +29,7 @@ private struct Script {
         types.utf8.map { type in
             machine.messageScanned(type: type, now: now)
             let inspection = type == Terminate.typeCode ? [] : machine.requestScanned(
-                type: type, sessionMode: mode == .session, serverIdle: serverIdle, captureQueries: captureQueries)
+                type: type, serverIdle: serverIdle, captureQueries: captureQueries)
             machine.requestForwarded(now: now)
             return "\(Character(Unicode.Scalar(type))):\(Self.describe(inspection))"
         }
@@ -104,7 +104,7 @@ final class ClientSessionMachineTests: XCTestCase {
         s.linked()
         XCTAssertEqual(s.phase, "linked")
         XCTAssertEqual(s.machine.linkedAt, 1_000_020)
-        XCTAssertEqual(s.relay("Q"), ["Q:set"])
+        XCTAssertEqual(s.relay("Q"), ["Q:state,set"])
         XCTAssertEqual(s.machine.busySince, 1_000_020)
         XCTAssertTrue(s.canRelease())
         XCTAssertFalse(s.canRelease(clientMidMessage: true), "a request half-forwarded keeps the server")
@@ -130,14 +130,14 @@ final class ClientSessionMachineTests: XCTestCase {
     func testPipelinedExtendedMessagesKeepTheServerUntilSync() {
         var s = Script()
         s.linked()
-        XCTAssertEqual(s.relay("PBDE"), ["P:", "B:", "D:", "E:"])
+        XCTAssertEqual(s.relay("PBDE"), ["P:state", "B:", "D:", "E:"])
         XCTAssertTrue(s.machine.unsynced)
         XCTAssertFalse(s.canRelease(), "an open batch pins the server")
         XCTAssertEqual(s.relay("H"), ["H:"])
         XCTAssertFalse(s.canRelease(), "Flush does not close a batch")
         XCTAssertEqual(s.relay("S"), ["S:"])
         XCTAssertTrue(s.canRelease())
-        XCTAssertEqual(s.relay("PB"), ["P:", "B:"])
+        XCTAssertEqual(s.relay("PB"), ["P:state", "B:"])
         XCTAssertFalse(s.canRelease())
         XCTAssertEqual(s.relay("F"), ["F:"])
         XCTAssertTrue(s.canRelease(), "FunctionCall closes a batch like Sync")
@@ -173,10 +173,8 @@ final class ClientSessionMachineTests: XCTestCase {
         s.linked()
         XCTAssertEqual(s.relay("QPBES", captureQueries: true), ["Q:state,set,query", "P:state,parse", "B:", "E:", "S:"])
         XCTAssertEqual(s.relay("Q", serverIdle: false), ["Q:state"], "no SET tracking inside a transaction")
-        s.machine.sessionStateBecameUnknown()
-        XCTAssertEqual(s.relay("QP"), ["Q:set", "P:"], "once unknown, session state is not looked for again")
         var t = Script(.transaction)
-        XCTAssertEqual(t.relay("QP"), ["Q:set", "P:"], "transaction mode does not look for session state")
+        XCTAssertEqual(t.relay("QP"), ["Q:state,set", "P:state"], "every mode reads statements for session state")
         t.machine.queryCaptured("select 1")
         XCTAssertEqual(t.machine.lastQuery, "select 1")
     }
@@ -271,14 +269,78 @@ final class ClientSessionMachineTests: XCTestCase {
     func testServerLostInSessionModeWithUnknownStateClosesTheClient() {
         var s = Script(.session)
         s.linked()
-        XCTAssertEqual(s.relay("Q"), ["Q:state,set"])
-        s.machine.sessionStateBecameUnknown()  // CREATE TEMP TABLE
+        XCTAssertEqual(s.relay("P"), ["P:state"])
+        s.machine.sessionStateBecameUnknown()  // a named Parse
         _ = s.wentIdle()
         XCTAssertEqual(s.lost(), "close FATAL 08006 server_lost")
         var t = Script(.transaction)
         t.linked()
         t.machine.sessionStateBecameUnknown()
-        XCTAssertEqual(t.lost(), "none", "transaction mode rebuilds every session")
+        XCTAssertEqual(t.lost(), "none", "transaction mode rebuilds every unpinned session")
+    }
+
+    // MARK: pins
+
+    func testSessionStatePinsUntilItIsClearedAtCommit() {
+        var s = Script()
+        s.linked()
+        XCTAssertEqual(s.machine.sessionStateScanned(SessionStateScan.scan("create temp table t (v int)")), .tempTable,
+                       "reported once, to be counted and logged")
+        XCTAssertFalse(s.canRelease(), "pinned: the server stays at ReadyForQuery 'I'")
+        XCTAssertEqual(s.machine.sessionStateScanned(SessionStateScan.scan("create temp table u (v int)")), [], "not again")
+        XCTAssertEqual(s.machine.sessionStateScanned(SessionStateScan.scan("select pg_advisory_lock(1)")), .advisoryLock)
+        XCTAssertEqual(s.machine.pins, [.tempTable, .advisoryLock])
+        _ = s.machine.sessionStateScanned(SessionStateScan.scan("discard temp"))
+        XCTAssertNil(s.machine.setStatementCompleted(applied: false, failed: false))
+        XCTAssertEqual(s.machine.pins, [.tempTable, .advisoryLock], "inside a transaction block: not yet")
+        XCTAssertNil(s.machine.setStatementCompleted(applied: true, failed: false))
+        XCTAssertEqual(s.machine.pins, .advisoryLock, "committed")
+        _ = s.machine.sessionStateScanned(SessionStateScan.scan("select pg_advisory_unlock_all()"))
+        _ = s.machine.setStatementCompleted(applied: false, failed: true)
+        XCTAssertEqual(s.machine.pins, .advisoryLock, "a failed statement clears nothing")
+        _ = s.machine.setStatementCompleted(applied: true, failed: false)
+        XCTAssertEqual(s.machine.pins, .advisoryLock, "and the failed clear is forgotten")
+        _ = s.machine.sessionStateScanned(SessionStateScan.scan("select pg_advisory_unlock_all()"))
+        _ = s.machine.setStatementCompleted(applied: true, failed: false)
+        XCTAssertEqual(s.machine.pins, [])
+        XCTAssertTrue(s.canRelease())
+        XCTAssertEqual(s.machine.sessionStateScanned(SessionStateScan.scan("select pg_advisory_lock(2)")), .advisoryLock,
+                       "a new pin after the last one was cleared is reported again")
+    }
+
+    func testCursorsAndPreparedStatementsUnpinWhenTheLastOneGoes() {
+        var s = Script()
+        s.linked()
+        _ = s.machine.sessionStateScanned(SessionStateScan.scan("declare a cursor with hold for select 1; declare b cursor with hold for select 2"))
+        _ = s.machine.sessionStateScanned(SessionStateScan.scan("close a"))
+        _ = s.machine.setStatementCompleted(applied: true, failed: false)
+        XCTAssertEqual(s.machine.pins, .holdCursor, "b is still open")
+        _ = s.machine.sessionStateScanned(SessionStateScan.scan("CLOSE B"))
+        _ = s.machine.setStatementCompleted(applied: true, failed: false)
+        XCTAssertEqual(s.machine.pins, [])
+        _ = s.machine.sessionStateScanned(SessionStateScan.scan("prepare p1 as select 1"))
+        _ = s.machine.sessionStateScanned(SessionStateScan.scan("deallocate prepare p1"))
+        _ = s.machine.setStatementCompleted(applied: true, failed: false)
+        XCTAssertEqual(s.machine.pins, [])
+        for n in 0...ClientSessionMachine.maxNamed {
+            _ = s.machine.sessionStateScanned(SessionStateScan.scan("prepare p\(n) as select 1"))
+        }
+        for n in 0...ClientSessionMachine.maxNamed {
+            _ = s.machine.sessionStateScanned(SessionStateScan.scan("deallocate p\(n)"))
+        }
+        _ = s.machine.setStatementCompleted(applied: true, failed: false)
+        XCTAssertEqual(s.machine.pins, .sqlPrepare, "past maxNamed names, only DEALLOCATE ALL or DISCARD ALL unpins")
+        _ = s.machine.sessionStateScanned(SessionStateScan.scan("discard all"))
+        _ = s.machine.setStatementCompleted(applied: true, failed: false)
+        XCTAssertEqual(s.machine.pins, [])
+    }
+
+    func testServerLostUnderAPinnedClientClosesIt() {
+        var t = Script(.transaction)
+        t.linked()
+        _ = t.machine.sessionStateScanned(SessionStateScan.scan("set role reporting"))
+        _ = t.wentIdle()
+        XCTAssertEqual(t.lost(), "close FATAL 08006 server_lost", "its role cannot be rebuilt on another server")
     }
 
     func testClientLeavingMidTransaction() {

@@ -28,10 +28,6 @@ final class QueryInspectorTests: XCTestCase {
         message.withUnsafeBytes { QueryInspector.captureQuery($0, length: length, skipName: skipName) }
     }
 
-    private func leaves(_ message: [UInt8], length: Int) -> Bool {
-        message.withUnsafeBytes { QueryInspector.leavesSessionState(type: message[0], $0, length: length) }
-    }
-
     func testDeallocatedStatementName() {
         XCTAssertEqual(dealloc("DEALLOCATE stmt1"), "stmt1")
         XCTAssertEqual(dealloc("   deallocate   S_1;"), "s_1", "leading spaces, any case; unquoted names fold to lower case")
@@ -99,20 +95,16 @@ final class QueryInspectorTests: XCTestCase {
         XCTAssertNil(capture(Array(parse.prefix(6)), length: length(parse), skipName: true), "the name has not all arrived")
     }
 
-    func testSessionStateWords() {
-        for text in ["CREATE TEMP TABLE t (x int)", "LISTEN jobs", "PREPARE p AS select 1", "select pg_advisory_lock(1)",
-                     "DECLARE c CURSOR WITH HOLD FOR select 1", "SET ROLE admin", "SET SESSION AUTHORIZATION bob",
-                     "LOCK TABLE t"] {
-            let message = query(text)
-            XCTAssertTrue(leaves(message, length: length(message)), text)
-        }
-        let plain = query("select 1 from accounts")
-        XCTAssertFalse(leaves(plain, length: length(plain)))
-        let late = query(String(repeating: " ", count: 520) + "listen x")
-        XCTAssertFalse(leaves(late, length: length(late)), "only the first 512 bytes are searched")
-        let named = Parse(statementName: "s1", query: "select 1", parameterTypeOIDs: []).encoded
-        XCTAssertTrue(leaves(named, length: length(named)), "a named statement lives on its server")
-        let unnamed = Parse(statementName: "", query: "create temp table t ()", parameterTypeOIDs: []).encoded
-        XCTAssertFalse(leaves(unnamed, length: length(unnamed)), "an unnamed Parse is not searched")
+    private func text(_ message: [UInt8]) -> String {
+        message.withUnsafeBytes { String(decoding: QueryInspector.statementText(type: message[0], $0, length: length(message)), as: UTF8.self) }
+    }
+
+    func testStatementTextOfAQueryAndOfAParse() {
+        XCTAssertEqual(text(query("select 1")), "select 1\0")
+        let named = Parse(statementName: "s1", query: "select pg_advisory_lock($1)", parameterTypeOIDs: [23]).encoded
+        XCTAssertTrue(text(named).hasPrefix("select pg_advisory_lock($1)\0"), "after the statement name")
+        let partial = Array(query("select 1234567890").prefix(9))
+        XCTAssertEqual(partial.withUnsafeBytes { QueryInspector.statementText(type: partial[0], $0, length: length(query("select 1234567890"))).count }, 4,
+                       "only what has arrived")
     }
 }

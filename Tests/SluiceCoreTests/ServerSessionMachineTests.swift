@@ -72,8 +72,8 @@ private struct Script {
         case .runCleanup(let queries): return "cleanup " + queries.joined(separator: "; ")
         }
     }
-    mutating func cleanupFinished(failed: Bool, sessionMode: Bool) -> String {
-        switch machine.cleanupFinished(failed: failed, sessionMode: sessionMode) {
+    mutating func cleanupFinished(failed: Bool, reset: Bool) -> String {
+        switch machine.cleanupFinished(failed: failed, reset: reset) {
         case .close(let reason): return "close \(reason)"
         case .release(let discard): return discard ? "release discard" : "release"
         }
@@ -360,7 +360,7 @@ final class ServerSessionMachineTests: XCTestCase {
         XCTAssertEqual(inTransaction.left(), "cleanup ROLLBACK")
         XCTAssertEqual(inTransaction.startInternal(["ROLLBACK"]), "send ROLLBACK")
         XCTAssertEqual(inTransaction.internalReady(.idle), "finish")
-        XCTAssertEqual(inTransaction.cleanupFinished(failed: false, sessionMode: false), "release")
+        XCTAssertEqual(inTransaction.cleanupFinished(failed: false, reset: false), "release")
         XCTAssertEqual(inTransaction.machine.transactionStatus, .idle)
 
         var session = Script()
@@ -370,9 +370,9 @@ final class ServerSessionMachineTests: XCTestCase {
         XCTAssertEqual(session.query(), "none")
         XCTAssertEqual(session.ready("E"), "forward 0ms")
         XCTAssertEqual(session.left(resetQuery: "DISCARD ALL"), "cleanup ROLLBACK; DISCARD ALL")
-        XCTAssertEqual(session.cleanupFinished(failed: true, sessionMode: true), "close reset_failed")
+        XCTAssertEqual(session.cleanupFinished(failed: true, reset: true), "close reset_failed")
         XCTAssertEqual(session.machine.statements.count, 1)
-        XCTAssertEqual(session.cleanupFinished(failed: false, sessionMode: true), "release discard")
+        XCTAssertEqual(session.cleanupFinished(failed: false, reset: true), "release discard")
         XCTAssertEqual(session.machine.statements.count, 0)
     }
 

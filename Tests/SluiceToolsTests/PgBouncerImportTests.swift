@@ -99,6 +99,22 @@ final class PgBouncerImportTests: XCTestCase {
         XCTAssertEqual(config.databases["app"]?.url.database, "app")
     }
 
+    func testServerResetQueryAlwaysCarriesOver() throws {
+        for (value, expected) in [("1", true), ("0", false), ("yes", true)] {
+            let result = PgBouncerImport.convert(
+                ini: PgBouncerINI.parse("[databases]\napp = host=127.0.0.1 user=app\n[pgbouncer]\nserver_reset_query_always = \(value)\n",
+                                        file: "p.ini"),
+                userlist: nil, source: "p.ini")
+            XCTAssertEqual(result.validationErrors, [], result.toml)
+            let config = try ConfigLoader.parse(toml: result.toml, file: "out.toml", environment: [:])
+            XCTAssertEqual(config.serverResetQueryAlways, expected, value)
+        }
+        let bad = PgBouncerImport.convert(
+            ini: PgBouncerINI.parse("[databases]\napp = host=127.0.0.1 user=app\n[pgbouncer]\nserver_reset_query_always = maybe\n", file: "p.ini"),
+            userlist: nil, source: "p.ini")
+        XCTAssertTrue(bad.report.contains("server_reset_query_always"), bad.report)
+    }
+
     func testClientTLSNeedsCertificate() throws {
         let ini = """
             [databases]

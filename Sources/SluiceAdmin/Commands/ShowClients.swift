@@ -5,7 +5,8 @@ import SluiceCore
 /// (holding a server inside a transaction), `idle`, `waiting`, `login`. `link` is the `ptr` of the
 /// server it holds; `remote_pid` is 0 (TCP peers have no known pid, as in PgBouncer). `last_query`, after
 /// the shared socket columns, is the first 200 characters of its last statement with `log_leak_queries = true`
-/// (empty otherwise), as in `SHOW LEAKS`.
+/// (empty otherwise), as in `SHOW LEAKS`; `pinned` names the session state that pins it to its server
+/// (`temp_table`, `advisory_lock`, `cursor_with_hold`, `sql_prepare`, `set_role`, `set_config`, `listen`).
 final class ShowClients: AdminCommand {
     let name = "SHOW CLIENTS"
     let requiresAdmin = false
@@ -14,7 +15,7 @@ final class ShowClients: AdminCommand {
         if let refusal = CommandOutcome.noArguments(self, arguments) { return refusal }
         let local = SocketRows.clientLocalAddress(snapshot)
         let showQueries = snapshot.config.logLeakQueries
-        var result = ResultSet(SocketRows.columns + [.text("last_query")])
+        var result = ResultSet(SocketRows.columns + [.text("last_query"), .text("pinned")])
         for client in snapshot.clients.sorted(by: { $0.id < $1.id }) {
             let row = SocketRows.Row(
                 type: "C", user: client.user, database: client.database, state: client.state,
@@ -23,7 +24,7 @@ final class ShowClients: AdminCommand {
                 pointer: socketPointer(client.id), link: client.serverID.map(socketPointer) ?? "",
                 remotePID: 0, tls: client.tls, applicationName: client.applicationName,
                 heldSeconds: client.heldSeconds, transactionStatus: client.transactionStatus)
-            result.append(row.values + [.text(showQueries ? (client.lastQuery ?? "") : "")])
+            result.append(row.values + [.text(showQueries ? (client.lastQuery ?? "") : ""), .text(client.pinned)])
         }
         return .rows(result)
     }

@@ -57,6 +57,11 @@ enum MetricCatalog {
                                           help: "Completed TLS handshakes by side (client, server) and protocol version.")
     static let tlsFailures = MetricName(name: "sluice_tls_handshake_failures_total", help: "Failed TLS handshakes by side and reason.")
     static let queryTimeouts = MetricName(name: "sluice_query_timeouts_total", help: "Queries cancelled by query_timeout.")
+    static let clientPins = MetricName(name: "sluice_client_pins_total",
+                                       help: "Clients pinned to their server by session state, by kind (once per client and kind).")
+    static let serverResets = MetricName(name: "sluice_server_resets_total",
+                                         help: "Servers reset before reuse in transaction mode: after a pinned client, or server_reset_query_always.")
+    static let clientsPinned = MetricName(name: "sluice_clients_pinned", help: "Clients now pinned to their server by session state.")
     static let serverChecks = MetricName(name: "sluice_server_checks_total", help: "server_check_query runs before reuse.")
     static let statementsPrepared = MetricName(name: "sluice_prepared_statements_total",
                                                help: "Distinct statements given a shared server-side name (transaction mode).")

@@ -35,6 +35,13 @@ enum SnapshotCounters {
             add(MetricCatalog.leakSuspectsTotal, database, source: source, stats.leakSuspects)
             add(MetricCatalog.statementsPrepared, database, source: source, stats.statementsPrepared)
             add(MetricCatalog.statementParses, database, source: source, stats.statementParses)
+            for kind in SessionPins.allKinds {
+                add(MetricCatalog.clientPins, database + [("reason", kind.label)], source: source + ":pin:" + kind.label, stats.pins[kind.label] ?? 0)
+            }
+            for reason in ["pinned_client_left", "reset_query_always"] {
+                add(MetricCatalog.serverResets, database + [("reason", reason)], source: source + ":reset:" + reason,
+                    stats.serverResets[reason] ?? 0)
+            }
         }
         let totals = snapshot.totals
         add(MetricCatalog.clientsAccepted, [], source: "runtime", totals.clientsAccepted)

@@ -42,13 +42,16 @@ enum SnapshotGauges {
             suspects[client.database, default: 0] += 1
         }
         var oldest: [String: Double] = [:]
+        var pinned: [String: Int] = [:]
         for client in snapshot.clients where databases.contains(client.database) {
             oldest[client.database] = min(oldest[client.database] ?? client.connectedAt, client.connectedAt)
+            if !client.pinned.isEmpty { pinned[client.database, default: 0] += 1 }
         }
         for database in databases.sorted() {
             add(MetricCatalog.leakSuspects, [("database", database)], Double(suspects[database] ?? 0))
             let age = oldest[database].map { max(0, snapshot.takenAt - $0) } ?? 0
             add(MetricCatalog.oldestClientAge, [("database", database)], age)
+            add(MetricCatalog.clientsPinned, [("database", database)], Double(pinned[database] ?? 0))
         }
 
         for (name, count) in applicationCounts(snapshot.clients, limit: snapshot.config.metricsApplicationLimit) {

@@ -329,6 +329,12 @@ public final class Pool {
     @inline(__always) func countQuery() { traffic.queries += 1 }
     func countStatementParse() { traffic.statementParses += 1 }
     func countLeakSuspect() { traffic.leakSuspects += 1 }
+    /// A client pinned itself to its server with these kinds of session state (each once per client).
+    func countPins(_ kinds: SessionPins) {
+        for kind in SessionPins.allKinds where kinds.contains(kind) { traffic.pins[kind.label, default: 0] += 1 }
+    }
+    /// A server is reset before reuse in transaction mode (`pinned_client_left`, `reset_query_always`).
+    func countServerReset(_ reason: String) { traffic.serverResets[reason, default: 0] += 1 }
     func countQueryTime(microseconds: UInt64) { traffic.queryMicroseconds &+= microseconds }
     @inline(__always) func countReceived(_ n: Int) { traffic.bytesReceived &+= UInt64(n) }
     @inline(__always) func countSent(_ n: Int) { traffic.bytesSent &+= UInt64(n) }

@@ -9,6 +9,8 @@ public struct PoolSettings: Sendable {
     public var minPoolSize: Int
     public var mode: PoolMode
     public var serverResetQuery: String
+    /// Transaction mode: run `serverResetQuery` after every transaction (`server_reset_query_always`).
+    public var serverResetQueryAlways: Bool
     public var queryWaitTimeout: Double
     public var serverConnectTimeout: Double
     public var serverLoginRetry: Double
@@ -30,6 +32,7 @@ public struct PoolSettings: Sendable {
         minPoolSize = config.minPoolSize(for: db)
         mode = config.poolMode(for: db)
         serverResetQuery = config.serverResetQuery
+        serverResetQueryAlways = config.serverResetQueryAlways
         queryWaitTimeout = config.queryWaitTimeout
         serverConnectTimeout = config.serverConnectTimeout
         serverLoginRetry = config.serverLoginRetry

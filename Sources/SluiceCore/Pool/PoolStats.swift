@@ -26,6 +26,10 @@ public struct PoolStats: Sendable {
     public var statementsPrepared: UInt64 = 0
     public var statementParses: UInt64 = 0
     public var queueTimeouts: UInt64 = 0
+    /// Clients pinned to their server by session state, by kind (`SessionPins.label`), once per client and kind.
+    public var pins: [String: UInt64] = [:]
+    /// Servers reset before reuse in transaction mode: `pinned_client_left`, `reset_query_always`.
+    public var serverResets: [String: UInt64] = [:]
 }
 
 func formatSeconds(_ s: Double) -> String {

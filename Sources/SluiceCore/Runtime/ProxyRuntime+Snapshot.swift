@@ -48,7 +48,7 @@ extension ProxyRuntime {
                 heldSeconds: client.heldSeconds(now: now),
                 transactionStatus: client.server.map { String(UnicodeScalar($0.transactionStatus.rawValue)) },
                 processID: client.processID, tls: client.tlsDescription, lastQuery: config.logLeakQueries ? client.lastQuery : nil,
-                isAdmin: client.phase == .admin))
+                isAdmin: client.phase == .admin, pinned: client.phase == .admin ? "" : client.pins.label))
         }
         var poolSnapshots: [PoolSnapshot] = []
         var serverSnapshots: [ServerSnapshot] = []

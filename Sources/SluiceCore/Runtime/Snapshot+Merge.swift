@@ -74,6 +74,8 @@ extension PoolStats {
         statementsPrepared += other.statementsPrepared
         statementParses += other.statementParses
         queueTimeouts += other.queueTimeouts
+        pins.merge(other.pins, uniquingKeysWith: +)
+        serverResets.merge(other.serverResets, uniquingKeysWith: +)
     }
 }
 

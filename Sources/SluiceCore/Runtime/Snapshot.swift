@@ -94,6 +94,8 @@ public struct ClientSnapshot: Sendable {
     /// First 200 characters of the last simple Query or Parse text (only with `log_leak_queries`).
     public var lastQuery: String?
     public var isAdmin: Bool
+    /// Kinds of session state pinning it to its server (`temp_table,advisory_lock`), "" when none.
+    public var pinned: String = ""
 }
 
 /// One upstream connection.

@@ -21,8 +21,8 @@ extension ClientConnection {
 
     /// The server finished the lone SET/RESET this client sent (if any): returns it when it took
     /// effect (`applied`: outside a transaction, no error), after applying it to `wanted`.
-    @inline(__always) func setStatementCompleted(applied: Bool) -> SetStatement? {
-        session.setStatementCompleted(applied: applied)
+    @inline(__always) func setStatementCompleted(applied: Bool, failed: Bool) -> SetStatement? {
+        session.setStatementCompleted(applied: applied, failed: failed)
     }
 
     /// Seconds the current transaction has held its server (nil when idle).
@@ -93,13 +93,13 @@ extension ClientConnection {
                 }
                 server.requestForwarded(now: now)
                 slot = type == UInt8(ascii: "S") ? .sync : .query
-                inspect(session.requestScanned(type: type, sessionMode: sessionMode, serverIdle: server.transactionStatus == .idle,
+                inspect(session.requestScanned(type: type, serverIdle: server.transactionStatus == .idle,
                                                captureQueries: captureQueries),
-                        type: type, at: position, length: length, available: available)
+                        type: type, at: position, length: length, available: available, sessionMode: sessionMode)
             case UInt8(ascii: "P"), UInt8(ascii: "B"), UInt8(ascii: "D"), UInt8(ascii: "E"), UInt8(ascii: "C"):
-                inspect(session.requestScanned(type: type, sessionMode: sessionMode, serverIdle: server.transactionStatus == .idle,
+                inspect(session.requestScanned(type: type, serverIdle: server.transactionStatus == .idle,
                                                captureQueries: captureQueries),
-                        type: type, at: position, length: length, available: available)
+                        type: type, at: position, length: length, available: available, sessionMode: sessionMode)
                 if mapStatements && type != UInt8(ascii: "E") {
                     guard let named = StatementMapper.refersToNamedStatement(
                         type: type, base: UnsafeRawPointer(input.readPointer), body: position + 5, available: available)
@@ -154,11 +154,13 @@ extension ClientConnection {
 
     /// Reads in a forwarded message what the session machine asked for, and reports it back.
     @inline(__always) private func inspect(_ inspection: ClientSessionMachine.Inspection, type: UInt8, at position: Int,
-                                           length: Int, available: Int) {
+                                           length: Int, available: Int, sessionMode: Bool) {
         guard !inspection.isEmpty else { return }
         let bytes = message(at: position, length: length, available: available)
-        if inspection.contains(.sessionState), QueryInspector.leavesSessionState(type: type, bytes, length: length) {
-            session.sessionStateBecameUnknown()
+        if inspection.contains(.sessionState) {
+            let effect = SessionStateScan.scan(QueryInspector.statementText(type: type, bytes, length: length))
+            if !effect.isEmpty { pinned(session.sessionStateScanned(effect), type: type, bytes, length: length) }
+            if sessionMode && type == Parse.typeCode && bytes.count > 5 && bytes[5] != 0 { session.sessionStateBecameUnknown() }
         }
         if !inspection.isDisjoint(with: [.captureQuery, .captureParse]),
            let text = QueryInspector.captureQuery(bytes, length: length, skipName: inspection.contains(.captureParse)) {

@@ -346,7 +346,13 @@ public final class ClientConnection: IOHandler {
         if input.isEmpty && input.capacity > 8192 { input.shrink(to: 256) }  // after a large message
         pool.serverHeld(milliseconds: runtime.loop.now - linkedAt)
         recordApplication(.serverHold, milliseconds: runtime.loop.now - linkedAt)
-        pool.release(server)
+        if pool.settings.serverResetQueryAlways, let reset = resetOnLeave() {
+            // server_reset_query_always: the server is cleaned before it goes back.
+            pool.clientLeft(self, holding: server)
+            server.clientLeft(clientMidMessage: false, reset: reset)
+        } else {
+            pool.release(server)
+        }
         updateInterest()
         if input.readableBytes > 0 { process() }
     }
@@ -413,8 +419,9 @@ public final class ClientConnection: IOHandler {
         waitTimer?.cancel()
         if let server {
             self.server = nil
+            let reset = resetOnLeave()
             pool?.clientLeft(self, holding: server)
-            server.clientLeft(clientMidMessage: passthrough > 0)
+            server.clientLeft(clientMidMessage: passthrough > 0, reset: reset)
         }
         if previous == .waiting || previous == .awaitingParameters { pool?.cancelWait(for: self) }
         if case .reportLeakReleased(let held) = ended { logLeakReleased(heldMilliseconds: held, reason: reason) }

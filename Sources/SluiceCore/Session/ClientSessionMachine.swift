@@ -45,7 +45,8 @@ struct ClientSessionMachine {
     /// What the relay should read in a message it forwards (`QueryInspector`); one byte.
     struct Inspection: OptionSet, Equatable {
         let rawValue: UInt8
-        /// Session mode: look for state Sluice cannot rebuild; report `sessionStateBecameUnknown`.
+        /// A Query or Parse: read it for session state (`SessionStateScan`); report
+        /// `sessionStateScanned`, and in session mode a named Parse as `sessionStateBecameUnknown`.
         static let sessionState = Inspection(rawValue: 1)
         /// A Query sent while the server is outside a transaction: look for a lone SET; report `setQueryScanned`.
         static let setStatement = Inspection(rawValue: 2)
@@ -74,9 +75,23 @@ struct ClientSessionMachine {
     private(set) var lastQuery: String?
     /// A lone SET/RESET in flight; applied to `wanted` if it succeeds outside a transaction.
     private(set) var pendingSetStatement: SetStatement?
-    /// Session mode: the client may have state Sluice cannot rebuild (temp tables, LISTEN, named
-    /// prepared statements, advisory locks, cursors WITH HOLD, SET ROLE).
+    /// Session mode: the client prepared named statements on its server, which Sluice does not
+    /// replay on another one.
     private(set) var sessionStateUnknown = false
+    /// Session state the client made on its server (temp tables, advisory locks, cursors WITH
+    /// HOLD, SQL PREPARE, SET ROLE, set_config, LISTEN). Transaction mode: while not empty the
+    /// client is pinned to its server, and the server is reset before anyone else gets it.
+    private(set) var pins: SessionPins = []
+    /// Kinds already reported (`sessionStateScanned` returns each kind once per client).
+    private var pinsReported: SessionPins = []
+    /// Cursors WITH HOLD and SQL prepared statements by name, so that closing the last one unpins.
+    /// At most `maxNamed` each; past that only `CLOSE ALL`/`DEALLOCATE ALL`/`DISCARD ALL` unpin.
+    private var holdCursors: Set<String> = []
+    private var sqlPrepared: Set<String> = []
+    private var namedOverflow: SessionPins = []
+    static let maxNamed = 64
+    /// What statements of the running transaction clear, applied when it commits.
+    private var pendingClear: SessionStateEffect?
     /// The server died while this client was idle inside a transaction (or mid-batch): its next
     /// request gets this error (and ReadyForQuery) instead of reaching a server.
     private(set) var failNextRequest: ErrorResponse?
@@ -107,7 +122,7 @@ struct ClientSessionMachine {
     /// Whether the server may go back to the pool at ReadyForQuery 'I': transaction mode, no
     /// extended-protocol batch open, and no client message half-forwarded (`clientMidMessage`).
     func canReleaseServer(mode: PoolMode, clientMidMessage: Bool) -> Bool {
-        mode == .transaction && !unsynced && !clientMidMessage
+        mode == .transaction && !unsynced && !clientMidMessage && pins.isEmpty
     }
 
     /// A request arrived while the client holds no server.
@@ -128,19 +143,19 @@ struct ClientSessionMachine {
     /// Query, Sync and FunctionCall close an extended-protocol batch; Parse, Bind, Describe,
     /// Execute and Close open one (Flush starts nothing: a Flush after Sync must not pin the
     /// server). Returns what to read in the message.
-    mutating func requestScanned(type: UInt8, sessionMode: Bool, serverIdle: Bool, captureQueries: Bool) -> Inspection {
+    mutating func requestScanned(type: UInt8, serverIdle: Bool, captureQueries: Bool) -> Inspection {
         var inspection: Inspection = []
         switch type {
         case Query.typeCode, Sync.typeCode, UInt8(ascii: "F"):
             unsynced = false
             guard type == Query.typeCode else { return inspection }
-            if sessionMode && !sessionStateUnknown { inspection.insert(.sessionState) }
+            inspection.insert(.sessionState)
             if captureQueries { inspection.insert(.captureQuery) }
             if serverIdle { inspection.insert(.setStatement) }
         case Parse.typeCode, Bind.typeCode, Describe.typeCode, Execute.typeCode, Close.typeCode:
             unsynced = true
             guard type == Parse.typeCode else { return inspection }
-            if sessionMode && !sessionStateUnknown { inspection.insert(.sessionState) }
+            inspection.insert(.sessionState)
             if captureQueries { inspection.insert(.captureParse) }
         default:
             break
@@ -148,9 +163,47 @@ struct ClientSessionMachine {
         return inspection
     }
 
-    /// Session mode: the client ran something whose state Sluice cannot rebuild on another server.
+    /// Session mode: the client prepared a named statement, which Sluice cannot rebuild on another server.
     mutating func sessionStateBecameUnknown() {
         sessionStateUnknown = true
+    }
+
+    /// A forwarded Query or Parse makes or clears session state (`SessionStateScan`). What it
+    /// makes pins at once (even if it then fails: the safe side); what it clears waits for the
+    /// transaction to commit (`setStatementCompleted`). Returns the kinds this client made for the
+    /// first time, to be counted and logged once.
+    mutating func sessionStateScanned(_ effect: SessionStateEffect) -> SessionPins {
+        if !effect.pins.isEmpty {
+            pins.formUnion(effect.pins)
+            for name in effect.cursorsDeclared {
+                if holdCursors.count < Self.maxNamed { holdCursors.insert(name) } else { namedOverflow.insert(.holdCursor) }
+            }
+            for name in effect.prepared {
+                if sqlPrepared.count < Self.maxNamed { sqlPrepared.insert(name) } else { namedOverflow.insert(.sqlPrepare) }
+            }
+        }
+        if !effect.clears.isEmpty || !effect.cursorsClosed.isEmpty || !effect.deallocated.isEmpty {
+            var pending = pendingClear ?? SessionStateEffect()
+            pending.clears.formUnion(effect.clears)
+            pending.cursorsClosed += effect.cursorsClosed.prefix(Self.maxNamed)
+            pending.deallocated += effect.deallocated.prefix(Self.maxNamed)
+            pendingClear = pending
+        }
+        let new = effect.pins.subtracting(pinsReported)
+        pinsReported.formUnion(new)
+        return new
+    }
+
+    /// Applies what a committed transaction cleared.
+    private mutating func applyClear(_ clear: SessionStateEffect) {
+        pins.subtract(clear.clears)
+        if clear.clears.contains(.holdCursor) { holdCursors.removeAll(); namedOverflow.remove(.holdCursor) }
+        if clear.clears.contains(.sqlPrepare) { sqlPrepared.removeAll(); namedOverflow.remove(.sqlPrepare) }
+        for name in clear.cursorsClosed { holdCursors.remove(name) }
+        for name in clear.deallocated { sqlPrepared.remove(name) }
+        if holdCursors.isEmpty && !namedOverflow.contains(.holdCursor) { pins.remove(.holdCursor) }
+        if sqlPrepared.isEmpty && !namedOverflow.contains(.sqlPrepare) { pins.remove(.sqlPrepare) }
+        if pins.isEmpty { pinsReported = [] }
     }
 
     /// A Query starting with SET, RESET or DISCARD went to a server outside a transaction:
@@ -173,7 +226,13 @@ struct ClientSessionMachine {
 
     /// A ReadyForQuery ended the lone SET/RESET the client sent (if any): returns it when it took
     /// effect (`applied`: outside a transaction, no error), after applying it to `wanted`.
-    @inline(__always) mutating func setStatementCompleted(applied: Bool) -> SetStatement? {
+    /// `failed`: an error, or a failed transaction block ('E'). Also settles what the transaction's
+    /// statements cleared of the session state: applied at commit, dropped on failure, kept in a
+    /// transaction block.
+    @inline(__always) mutating func setStatementCompleted(applied: Bool, failed: Bool = false) -> SetStatement? {
+        if let clear = pendingClear {
+            if applied { applyClear(clear); pendingClear = nil } else if failed { pendingClear = nil }
+        }
         guard let statement = pendingSetStatement else { return nil }
         pendingSetStatement = nil
         guard applied else { return nil }
@@ -228,7 +287,7 @@ struct ClientSessionMachine {
     mutating func serverLost(reason: String, midMessage: Bool, clientMidMessage: Bool, pendingReadyForQuery: Int,
                              inTransaction: Bool, mode: PoolMode) -> Action {
         guard phase != .closed else { return .none }
-        let rebuildable = mode == .transaction || !sessionStateUnknown
+        let rebuildable = pins.isEmpty && (mode == .transaction || !sessionStateUnknown)
         guard !midMessage, !clientMidMessage, rebuildable else {
             return .closeWithError(ErrorResponse(severity: .fatal, code: SQLState.connectionFailure,
                                                  message: "server connection of database \"\(database)\" was lost (\(reason))"),

@@ -3,7 +3,7 @@ import PostgresWire
 
 /// The few things Sluice reads in a client's statement text: a `DEALLOCATE` it answers itself, a
 /// lone `SET`/`RESET`/`DISCARD ALL` whose setting follows the client, the text kept for leak
-/// reports, and (session mode) words that leave state Sluice cannot rebuild. Each function takes
+/// reports, and the statement text read for session state (`SessionStateScan`). Each function takes
 /// `message`: the bytes of one message from its type byte on, as much of it as has arrived
 /// (never more), and `length`: the message's length field. Nothing is kept between calls.
 enum QueryInspector {
@@ -22,11 +22,6 @@ enum QueryInspector {
     /// Characters of a statement kept for leak reports, and the bytes read to find them.
     static let capturedCharacters = 200
     static let capturedBytes = 800
-    /// Bytes of a Query searched for words that leave session state.
-    static let sessionStateBytes = 512
-    /// Words that, in a session-mode Query, may leave state Sluice cannot replay on another server
-    /// (temp tables, LISTEN, PREPARE, advisory locks, cursors WITH HOLD, SET ROLE / SESSION AUTHORIZATION).
-    static let sessionStateWords = ["temp", "listen", "prepare", "advisory", "hold", "role", "authorization", "declare", "lock"]
 
     /// The statement name of a whole Query `DEALLOCATE name` (not `DEALLOCATE ALL`), else nil.
     /// The caller answers it only when the client named such a statement.
@@ -87,13 +82,17 @@ enum QueryInspector {
         return escaped
     }
 
-    /// Session mode: whether a Query or Parse may leave state Sluice cannot replay on another
-    /// server — a named Parse, or a Query whose first 512 bytes hold one of `sessionStateWords`.
-    static func leavesSessionState(type: UInt8, _ message: UnsafeRawBufferPointer, length: Int) -> Bool {
-        if type == Parse.typeCode { return message.count > 5 && message[5] != 0 }
-        let count = min(length - 4, sessionStateBytes, message.count - 5)
-        guard count > 0 else { return false }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: message[5..<(5 + count)]), as: UTF8.self).lowercased()
-        return sessionStateWords.contains { text.contains($0) }
+    /// The statement text of a Query, or of a Parse after its statement name, as much as has
+    /// arrived (at most `SessionStateScan.maxBytes`), for `SessionStateScan`.
+    static func statementText(type: UInt8, _ message: UnsafeRawBufferPointer, length: Int) -> UnsafeRawBufferPointer {
+        let end = min(length + 1, message.count, 5 + SessionStateScan.maxBytes)
+        guard end > 5 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        var start = 5
+        if type == Parse.typeCode {
+            while start < end && message[start] != 0 { start += 1 }
+            start += 1
+            guard start < end else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        }
+        return UnsafeRawBufferPointer(rebasing: message[start..<end])
     }
 }

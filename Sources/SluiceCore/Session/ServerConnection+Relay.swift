@@ -139,7 +139,7 @@ extension ServerConnection {
                 position += total
                 if let milliseconds = ready.queryMilliseconds { pool.countQueryTime(microseconds: milliseconds * 1000) }
                 pool.countQuery()
-                if let statement = client.setStatementCompleted(applied: ready.settingApplied) {
+                if let statement = client.setStatementCompleted(applied: ready.settingApplied, failed: ready.failed) {
                     parameters.clientRan(statement)
                     session.settingApplied(statement)
                 }

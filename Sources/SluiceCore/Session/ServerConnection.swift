@@ -350,22 +350,24 @@ public final class ServerConnection: IOHandler {
         updateInterest()
     }
 
-    /// The client left. Reuse the server if it can be made clean, else close it.
-    func clientLeft(clientMidMessage: Bool) {
+    /// The client left (or, with `server_reset_query_always`, finished a transaction). Reuse the
+    /// server if it can be made clean, else close it. `reset`: the statement that cleans it
+    /// (`ClientConnection.resetOnLeave`) and the reason counted for it.
+    func clientLeft(clientMidMessage: Bool, reset: (query: String, reason: String)?) {
         client = nil
         var relaying = false
         if case .linked = state { relaying = true }
-        let resetQuery = pool.settings.mode == .session ? pool.settings.serverResetQuery : nil
         switch session.clientLeft(relaying: relaying, midMessage: passthrough > 0 || clientMidMessage || input.readableBytes > 0,
-                                  resetQuery: resetQuery) {
+                                  resetQuery: reset?.query) {
         case .cancelAndClose(let reason):
             cancelBackend()
             close(reason: reason)
         case .release:
             pool.release(self)
         case .runCleanup(let cleanup):
+            if let reset, reset.reason != "session_client_left" { pool.countServerReset(reset.reason) }
             runInternal(cleanup) { [self] error in
-                switch self.session.cleanupFinished(failed: error != nil, sessionMode: self.pool.settings.mode == .session) {
+                switch self.session.cleanupFinished(failed: error != nil, reset: reset != nil) {
                 case .close(let reason):
                     self.close(reason: reason)
                 case .release(let discardParameters):

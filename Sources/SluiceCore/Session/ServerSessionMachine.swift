@@ -31,6 +31,8 @@ struct ServerSessionMachine {
         var queryMilliseconds: UInt64?
         /// Tell the client whether its lone SET/RESET took effect (outside a transaction, no error).
         var settingApplied: Bool
+        /// An error since the last ReadyForQuery, or a failed transaction block ('E').
+        var failed: Bool
         /// Then: `.forward`, `.forwardThenAnswer` or `.forwardThenEndTransaction`.
         var next: RelayAction
     }
@@ -206,6 +208,7 @@ struct ServerSessionMachine {
         let elapsed: UInt64? = queryStartedAt > 0 ? now &- queryStartedAt : nil
         queryStartedAt = pendingReadyForQuery == 0 ? 0 : now
         let applied = transactionStatus == .idle && !sawError
+        let failed = sawError || transactionStatus == .failed
         sawError = false
         let next: RelayAction
         if slots.headIsSynthetic {
@@ -214,7 +217,7 @@ struct ServerSessionMachine {
         } else {
             next = transactionOver ? .forwardThenEndTransaction : .forward
         }
-        return ReadyForQueryAction(queryMilliseconds: elapsed, settingApplied: applied, next: next)
+        return ReadyForQueryAction(queryMilliseconds: elapsed, settingApplied: applied, failed: failed, next: next)
     }
 
     /// The client's lone SET/RESET/DISCARD ALL took effect.
@@ -306,7 +309,7 @@ struct ServerSessionMachine {
     // MARK: the client leaves
 
     /// The client left. `relaying`: no internal statements are running; `midMessage`: a message
-    /// is partly sent either way or unread; `resetQuery`: session mode's server_reset_query.
+    /// is partly sent either way or unread; `resetQuery`: the statement that cleans the session.
     mutating func clientLeft(relaying: Bool, midMessage: Bool, resetQuery: String?) -> LeaveAction {
         guard relaying, pendingReadyForQuery == 0, !midMessage, slots.isEmpty else {
             // The backend may be busy for a long time (pg_sleep, a big sort) and only notices a
@@ -319,11 +322,12 @@ struct ServerSessionMachine {
         return cleanup.isEmpty ? .release : .runCleanup(cleanup)
     }
 
-    /// The statements run for a leaving client finished; `sessionMode`: the reset query ran.
-    mutating func cleanupFinished(failed: Bool, sessionMode: Bool) -> CleanupAction {
+    /// The statements run for a leaving client finished; `reset`: a reset query (`DISCARD ALL`,
+    /// server_reset_query) ran, so its prepared statements and settings are gone.
+    mutating func cleanupFinished(failed: Bool, reset: Bool) -> CleanupAction {
         if failed { return .close(reason: "reset_failed") }
-        if sessionMode { statements.removeAll() }
-        return .release(discardParameters: sessionMode)
+        if reset { statements.removeAll() }
+        return .release(discardParameters: reset)
     }
 
     // MARK: internal statements

@@ -1,4 +1,4 @@
-// ShowClientsTests: SHOW CLIENTS columns (PgBouncer 1.18's socket set + held_for_s, tx_state, last_query) and values.
+// ShowClientsTests: SHOW CLIENTS columns (PgBouncer 1.18's socket set + held_for_s, tx_state, last_query, pinned) and values.
 @testable import SluiceCore
 import SluiceAdmin
 import SluiceConfig
@@ -13,7 +13,7 @@ let socketColumns = [
 final class ShowClientsTests: XCTestCase {
     func testColumnsAndTypes() throws {
         let table = try AdminConsoleHandler().table("SHOW CLIENTS")
-        XCTAssertEqual(table.columnNames, socketColumns + ["last_query"])
+        XCTAssertEqual(table.columnNames, socketColumns + ["last_query", "pinned"])
         let int4 = ["port", "local_port", "wait", "wait_us", "close_needed", "remote_pid"]
         for name in table.columnNames {
             let expected = int4.contains(name) ? OID.int4 : name == "held_for_s" ? OID.numeric : OID.text
@@ -24,10 +24,9 @@ final class ShowClientsTests: XCTestCase {
     func testRows() throws {
         var config = Fixtures.config()
         config.listen = [ListenAddress(host: "0.0.0.0", port: 6432)]
-        let clients = [
-            Fixtures.client(2, state: "active", application: "worker", server: 0x1f, held: 1.25, transactionStatus: "T"),
-            Fixtures.client(1, state: "waiting", wait: 1.5),
-        ]
+        var pinned = Fixtures.client(2, state: "active", application: "worker", server: 0x1f, held: 1.25, transactionStatus: "T")
+        pinned.pinned = "temp_table,advisory_lock"
+        let clients = [pinned, Fixtures.client(1, state: "waiting", wait: 1.5)]
         let table = try AdminConsoleHandler().table("SHOW CLIENTS", snapshot: Fixtures.snapshot(clients: clients, config: config))
         XCTAssertEqual(table.rows.count, 2)
         XCTAssertEqual(table.values("ptr"), ["0x1", "0x2"], "in connection order")
@@ -55,6 +54,8 @@ final class ShowClientsTests: XCTestCase {
         XCTAssertEqual(active["held_for_s"], "1.25")
         XCTAssertEqual(active["tx_state"], "T")
         XCTAssertEqual(active["last_query"], "", "log_leak_queries is off")
+        XCTAssertEqual(active["pinned"], "temp_table,advisory_lock")
+        XCTAssertEqual(waiting["pinned"], "")
     }
 
     func testLastQueryOnlyWithLogLeakQueries() throws {

@@ -132,4 +132,24 @@ final class SluiceMetricsTests: XCTestCase {
         XCTAssertEqual(Exposition(metrics.render(snapshot(appStats: stats))).samples[key], 5)
         XCTAssertEqual(Exposition(metrics.render(snapshot(appStats: stats))).samples[key], 5)
     }
+
+    func testPinsAndResetsByReason() {
+        let metrics = SluiceMetrics()
+        var stats = PoolStats()
+        let first = Exposition(metrics.render(snapshot(appStats: stats)))
+        XCTAssertEqual(first.family("sluice_client_pins_total").keys.filter { $0.contains(#"database="app""#) }.count,
+                       SessionPins.allKinds.count, "every kind from 0")
+        XCTAssertEqual(first[#"sluice_client_pins_total{database="app",reason="temp_table"}"#], 0)
+        XCTAssertEqual(first[#"sluice_server_resets_total{database="app",reason="pinned_client_left"}"#], 0)
+        stats.pins = ["temp_table": 2, "set_role": 1]
+        stats.serverResets = ["pinned_client_left": 3]
+        var pinned = Fixtures.client(1)
+        pinned.pinned = "temp_table"
+        let later = Exposition(metrics.render(snapshot(clients: [pinned, Fixtures.client(2)], appStats: stats)))
+        XCTAssertEqual(later[#"sluice_client_pins_total{database="app",reason="temp_table"}"#], 2)
+        XCTAssertEqual(later[#"sluice_client_pins_total{database="app",reason="set_role"}"#], 1)
+        XCTAssertEqual(later[#"sluice_client_pins_total{database="app",reason="advisory_lock"}"#], 0)
+        XCTAssertEqual(later[#"sluice_server_resets_total{database="app",reason="pinned_client_left"}"#], 3)
+        XCTAssertEqual(later[#"sluice_clients_pinned{database="app"}"#], 1)
+    }
 }
