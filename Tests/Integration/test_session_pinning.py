@@ -262,3 +262,37 @@ def test_server_lost_under_pinned_client_closes_it(sluice, pg):
     assert support.wait_until(b_runs, 5)
     assert b.closed == 0
     b.close()
+
+
+def test_prepared_statement_run_again_after_unpin_pins_again(sluice):
+    """asyncpg caches statements: the second lock is a Bind of the statement prepared for the first
+    (no Parse to read), and must pin again after pg_advisory_unlock_all() unpinned the client."""
+    import asyncio
+    import asyncpg
+
+    process, admin = start(sluice, pool_mode="transaction", pool_size=2)
+    key = 5200 + uuid.uuid4().int % 1000
+    b = process.connect()
+    probe = "select pg_try_advisory_xact_lock(%s)"
+
+    async def scenario():
+        a = await asyncpg.connect(host="127.0.0.1", port=process.port, user="app", password="app-secret",
+                                  database="app", ssl=False)
+        try:
+            await a.fetchval("select pg_advisory_lock($1)", key)
+            assert "advisory_lock" in pinned_column(process).values()
+            await a.fetchval("select pg_advisory_unlock_all()")
+            assert "advisory_lock" not in pinned_column(process).values()
+            assert scalar(b, probe, (key,)) is True
+            await a.fetchval("select pg_advisory_lock($1)", key)   # the cached statement: Bind + Execute
+            assert "advisory_lock" in pinned_column(process).values()
+            for _ in range(3):
+                await a.fetchval("select 1")
+                assert scalar(b, probe, (key,)) is False, "A's lock went with its server to another client"
+        finally:
+            await a.close()
+
+    asyncio.run(scenario())
+    assert support.wait_until(lambda: scalar(b, probe, (key,)), 10)
+    b.close()
+    assert scrape(admin).value("sluice_client_pins_total", database="app", reason="advisory_lock") == 2

@@ -54,6 +54,30 @@ final class StatementMapperTests: XCTestCase {
         XCTAssertFalse(mapper.knows("stmt1"))
     }
 
+    func testAStatementThatMakesSessionStateCarriesItsEffectToEveryBind() {
+        let names = Names()
+        var mapper = StatementMapper()
+        let parse = Parse(statementName: "lock", query: "select pg_advisory_lock($1)", parameterTypeOIDs: [20])
+        _ = mapper.statementMessageReceived(type: Parse.typeCode, body: body(parse), serverName: names.name)
+        let bind = Bind(portalName: "", statementName: "lock", parameterFormats: [], parameters: [[0x31]], resultFormats: [])
+        guard case .forward(_, _, let statement?) = mapper.statementMessageReceived(type: Bind.typeCode, body: body(bind),
+                                                                                   serverName: names.name) else {
+            return XCTFail("a Bind of a known statement is forwarded with it")
+        }
+        XCTAssertEqual(statement.sessionEffect?.pins, .advisoryLock)
+        let plain = Parse(statementName: "plain", query: "select $1::int", parameterTypeOIDs: [23])
+        _ = mapper.statementMessageReceived(type: Parse.typeCode, body: body(plain), serverName: names.name)
+        let local = mapper.parsedLocally(Parse(statementName: "local", query: "create temp table t (v int)", parameterTypeOIDs: []),
+                                         serverName: names.name)
+        XCTAssertEqual(local?.sessionEffect?.pins, .tempTable, "a Parse answered by Sluice is read too")
+        let bindPlain = Bind(portalName: "", statementName: "plain", parameterFormats: [], parameters: [[0x31]], resultFormats: [])
+        guard case .forward(_, _, let plainStatement?) = mapper.statementMessageReceived(type: Bind.typeCode, body: body(bindPlain),
+                                                                                        serverName: names.name) else {
+            return XCTFail("forwarded")
+        }
+        XCTAssertNil(plainStatement.sessionEffect)
+    }
+
     func testTwoClientsShareOneServerStatement() {
         let names = Names()
         var first = StatementMapper(), second = StatementMapper()

@@ -7,16 +7,16 @@ extension ClientConnection {
     var pins: SessionPins { session.pins }
 
     /// A forwarded statement made session state of kinds this client had not made before
-    /// (`gained`; empty when nothing new): count them and log once per kind.
-    func pinned(_ gained: SessionPins, type: UInt8, _ message: UnsafeRawBufferPointer, length: Int) {
+    /// (`gained`; empty when nothing new): count them and log once per kind. `statement`: its
+    /// text for the log (read only with `log_leak_queries`).
+    func pinned(_ gained: SessionPins, statement: () -> String?) {
         guard !gained.isEmpty, let pool else { return }
         pool.countPins(gained)
         var metadata: Logger.Metadata = [
             "client": "\(id)", "address": "\(peer)", "database": "\(database)", "user": "\(user)",
             "application_name": "\(applicationName)", "reason": "\(gained.label)"]
         // The statement's text only where an operator asked for statement text in the log.
-        if runtime.config.logLeakQueries,
-           let text = QueryInspector.captureQuery(message, length: length, skipName: type == Parse.typeCode) {
+        if runtime.config.logLeakQueries, let text = statement() {
             metadata["query"] = "\(text)"
         }
         let effect = pool.settings.mode == .transaction

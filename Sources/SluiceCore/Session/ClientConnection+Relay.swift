@@ -159,7 +159,11 @@ extension ClientConnection {
         let bytes = message(at: position, length: length, available: available)
         if inspection.contains(.sessionState) {
             let effect = SessionStateScan.scan(QueryInspector.statementText(type: type, bytes, length: length))
-            if !effect.isEmpty { pinned(session.sessionStateScanned(effect), type: type, bytes, length: length) }
+            if !effect.isEmpty {
+                pinned(session.sessionStateScanned(effect)) {
+                    QueryInspector.captureQuery(bytes, length: length, skipName: type == Parse.typeCode)
+                }
+            }
             if sessionMode && type == Parse.typeCode && bytes.count > 5 && bytes[5] != 0 { session.sessionStateBecameUnknown() }
         }
         if !inspection.isDisjoint(with: [.captureQuery, .captureParse]),
@@ -208,6 +212,9 @@ extension ClientConnection {
             return true
         case .forward(let bytes, let slot, let ensurePrepared):
             if let ensurePrepared { server.ensurePrepared(ensurePrepared.serverName, key: ensurePrepared.key) }
+            if type == Bind.typeCode, let effect = ensurePrepared?.sessionEffect {
+                pinned(session.sessionStateScanned(effect)) { ensurePrepared.map { QueryInspector.escapedForLog($0.key.query) } }
+            }
             server.pushSlot(slot)
             return server.send(bytes)
         case .answerCloseComplete:

@@ -12,6 +12,10 @@ public struct StatementKey: Hashable, Sendable {
 struct ClientStatement: Equatable {
     var key: StatementKey
     var serverName: String
+    /// What running it does to session state (`SessionStateScan` of its text, once at Parse); nil
+    /// for most statements. A Bind of it pins again: after a pin is cleared, running the same
+    /// prepared statement (Bind only, no Parse to read) must pin anew.
+    var sessionEffect: SessionStateEffect? = nil
 }
 
 /// The statements prepared on one server connection, with least-recently-used eviction.

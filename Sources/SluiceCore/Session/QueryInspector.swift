@@ -69,7 +69,11 @@ enum QueryInspector {
             guard let end = bytes.firstIndex(of: 0) else { return nil }
             bytes = UnsafeRawBufferPointer(rebasing: bytes[(end + 1)...])
         }
-        let text = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        return escapedForLog(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
+    }
+
+    /// The first 200 characters of `text` with control characters escaped (one log line per event).
+    static func escapedForLog(_ text: String) -> String {
         var escaped = ""
         for scalar in text.prefix(capturedCharacters).unicodeScalars {
             switch scalar {

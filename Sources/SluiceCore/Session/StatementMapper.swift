@@ -86,7 +86,8 @@ struct StatementMapper {
     private mutating func remember(_ parse: Parse, serverName: (StatementKey) -> String) -> ClientStatement? {
         if statements[parse.statementName] == nil && statements.count >= Self.maxStatementsPerClient { return nil }
         let key = StatementKey(query: parse.query, parameterTypes: parse.parameterTypeOIDs)
-        let statement = ClientStatement(key: key, serverName: serverName(key))
+        let effect = SessionStateScan.scan(parse.query)
+        let statement = ClientStatement(key: key, serverName: serverName(key), sessionEffect: effect.isEmpty ? nil : effect)
         statements[parse.statementName] = statement
         return statement
     }
