@@ -5,10 +5,22 @@
 public struct UpstreamURL: Sendable, Equatable, Hashable, CustomStringConvertible,
     CustomDebugStringConvertible, CustomReflectable
 {
-    /// Host name or IP literal, brackets stripped (`::1`).
-    public var host: String
-    /// 5432 unless the URL says otherwise.
-    public var port: Int
+    /// Every host the URL lists, in order (libpq's multi-host URLs: `h1:5432,h2:5433`); never empty.
+    public var hosts: [UpstreamHost]
+    /// The first host's name or IP literal, brackets stripped (`::1`).
+    public var host: String {
+        get { hosts[0].host }
+        set { hosts[0].host = newValue }
+    }
+    /// The first host's port: 5432 unless the URL says otherwise.
+    public var port: Int {
+        get { hosts[0].port }
+        set { hosts[0].port = newValue }
+    }
+    /// `target_session_attrs`: which kind of server a connection must reach (libpq's values).
+    public var targetSessionAttrs: TargetSessionAttrs = .any
+    /// `load_balance_hosts=random`: try the hosts in a random order for each connection (PostgreSQL 16 libpq).
+    public var loadBalanceHosts = false
     /// The upstream role; clients log in with it by default.
     public var user: String
     /// Percent-decoded password, if the URL has one.
@@ -32,8 +44,7 @@ public struct UpstreamURL: Sendable, Equatable, Hashable, CustomStringConvertibl
         options: String? = nil,
         parameters: [String: String] = [:]
     ) {
-        self.host = host
-        self.port = port
+        self.hosts = [UpstreamHost(host: host, port: port)]
         self.user = user
         self.password = password
         self.database = database ?? user
@@ -49,9 +60,12 @@ public struct UpstreamURL: Sendable, Equatable, Hashable, CustomStringConvertibl
     public var redacted: String {
         var text = "postgresql://" + percentEncode(user)
         if password != nil { text += ":***" }
-        text += "@" + (host.contains(":") ? "[\(host)]" : percentEncode(host))
-        text += ":\(port)/" + percentEncode(database)
+        text += "@" + hosts.map { ($0.host.contains(":") ? "[\($0.host)]" : percentEncode($0.host)) + ":\($0.port)" }
+            .joined(separator: ",")
+        text += "/" + percentEncode(database)
         var query = ["sslmode=" + sslMode.rawValue]
+        if targetSessionAttrs != .any { query.append("target_session_attrs=" + targetSessionAttrs.rawValue) }
+        if loadBalanceHosts { query.append("load_balance_hosts=random") }
         if let options { query.append("options=" + percentEncode(options)) }
         for (name, value) in parameters.sorted(by: { $0.key < $1.key }) {
             let shown = Self.secretParameters.contains(name) ? "***" : percentEncode(value)
@@ -66,12 +80,40 @@ public struct UpstreamURL: Sendable, Equatable, Hashable, CustomStringConvertibl
     /// Keeps `dump()` and nested printing from showing the password.
     public var customMirror: Mirror {
         Mirror(self, children: [
-            "host": host, "port": port, "user": user,
+            "hosts": hosts.map(\.description), "user": user,
             "password": password == nil ? "nil" : "***",
             "database": database, "sslMode": sslMode, "options": options as Any,
             "parameters": parameters.filter { !Self.secretParameters.contains($0.key) },
         ])
     }
+}
+
+/// One host of an upstream URL.
+public struct UpstreamHost: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int = 5432) {
+        self.host = host
+        self.port = port
+    }
+    /// `host:port`, IPv6 in brackets.
+    public var description: String { (host.contains(":") ? "[\(host)]" : host) + ":\(port)" }
+}
+
+/// libpq's `target_session_attrs`: what a server must be for a connection to keep it.
+public enum TargetSessionAttrs: String, Sendable, CaseIterable {
+    /// Any server.
+    case any
+    /// Accepts writes (`transaction_read_only` off): a primary.
+    case readWrite = "read-write"
+    /// Refuses writes: a standby, or a primary with `default_transaction_read_only` on.
+    case readOnly = "read-only"
+    /// Not in hot standby.
+    case primary
+    /// In hot standby.
+    case standby
+    /// A standby if any host is one, else any server.
+    case preferStandby = "prefer-standby"
 }
 
 /// Why a string is not a usable upstream URL. `reason` never contains the password.

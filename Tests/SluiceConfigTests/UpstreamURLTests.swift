@@ -62,6 +62,37 @@ final class UpstreamURLTests: XCTestCase {
         XCTAssertEqual(url, UpstreamURL(host: "h", user: "u", password: "p&q", database: "d"))
     }
 
+    func testMultipleHostsAndTargetSessionAttrs() throws {
+        let url = try UpstreamURL.parse("postgresql://u:p@h1:5432,h2:5433,[::1]/db?target_session_attrs=read-write&load_balance_hosts=random")
+        XCTAssertEqual(url.hosts, [UpstreamHost(host: "h1", port: 5432), UpstreamHost(host: "h2", port: 5433), UpstreamHost(host: "::1")])
+        XCTAssertEqual(url.host, "h1")
+        XCTAssertEqual(url.port, 5432)
+        XCTAssertEqual(url.targetSessionAttrs, .readWrite)
+        XCTAssertTrue(url.loadBalanceHosts)
+        XCTAssertEqual(url.database, "db")
+        XCTAssertEqual(url.parameters, [:], "the libpq keywords are not passed on as parameters")
+        XCTAssertEqual(try UpstreamURL.parse(url.redacted).hosts, url.hosts, "redacted keeps every host")
+        for attrs in TargetSessionAttrs.allCases {
+            XCTAssertEqual(try UpstreamURL.parse("postgresql://u@h/d?target_session_attrs=\(attrs.rawValue)").targetSessionAttrs, attrs)
+        }
+        let query = try UpstreamURL.parse("postgresql://u@ignored/db?host=a,b&port=6000")
+        XCTAssertEqual(query.hosts, [UpstreamHost(host: "a", port: 6000), UpstreamHost(host: "b", port: 6000)],
+                       "query host and port override the URL's, one port for all hosts")
+    }
+
+    func testKeywordValueConnectionStrings() throws {
+        let url = try UpstreamURL.parse("host=h1,h2 port=5432,5433 dbname=app user=app password='it\\'s x' sslmode=disable target_session_attrs=prefer-standby")
+        XCTAssertEqual(url.hosts, [UpstreamHost(host: "h1", port: 5432), UpstreamHost(host: "h2", port: 5433)])
+        XCTAssertEqual(url.user, "app")
+        XCTAssertEqual(url.password, "it's x", "single-quoted, backslash escapes, as libpq")
+        XCTAssertEqual(url.database, "app")
+        XCTAssertEqual(url.sslMode, .disable)
+        XCTAssertEqual(url.targetSessionAttrs, .preferStandby)
+        let plain = try UpstreamURL.parse("  host = db.internal user=u  ")
+        XCTAssertEqual(plain.hosts, [UpstreamHost(host: "db.internal", port: 5432)])
+        XCTAssertEqual(plain.database, "u", "the user name when no dbname, as libpq")
+    }
+
     func testRefusals() {
         let cases: [(String, String)] = [
             ("postgresql://u:p@/db", "missing host"),
@@ -70,18 +101,24 @@ final class UpstreamURLTests: XCTestCase {
             ("postgresql://u:p@host:0/db", "invalid port (expected a number from 1 to 65535)"),
             ("postgresql://u:p@host:/db", "invalid port (expected a number from 1 to 65535)"),
             ("mysql://u:p@host/db", #"unsupported scheme "mysql" (expected postgresql:// or postgres://)"#),
-            ("host=h user=u password=p", "expected a URL starting with postgresql:// or postgres://"),
+            ("just-a-host", "expected a URL starting with postgresql:// or postgres://, or host=… dbname=… keywords"),
+            ("host=h1,h2,h3 port=1,2 user=u", "could not match 2 port numbers to 3 hosts"),
+            ("host=h user", "invalid connection string: expected keyword=value"),
+            ("host=h user='u", "unterminated quoted string in connection string"),
+            ("host=/var/run/postgresql user=u", "Unix-domain socket hosts are not supported; use a TCP host"),
+            ("postgresql://u@h/d?target_session_attrs=master", #"invalid target_session_attrs "master" (expected one of any, read-write, read-only, primary, standby, prefer-standby)"#),
+            ("postgresql://u@h/d?load_balance_hosts=yes", #"invalid load_balance_hosts "yes" (expected disable or random)"#),
+            ("postgresql://u@h1,,h2/db", "empty host in the host list"),
             ("postgresql://u:p%zz@host/db", "invalid percent-encoding in password"),
             ("postgresql://u:p%@host/db", "invalid percent-encoding in password"),
             ("postgresql://u%ff@host/db", "invalid percent-encoding in user name"),
             ("postgresql://u@host/d%2", "invalid percent-encoding in database name"),
             ("postgresql://host/db", "missing user name"),
-            ("postgresql://u@h1,h2/db", "multiple hosts are not supported"),
             ("postgresql://u@::1/db", "IPv6 hosts must be in brackets, e.g. [::1]:5432"),
             ("postgresql://u@[::1/db", #"invalid IPv6 host: missing "]""#),
             ("postgresql://u@h/d?sslmode=always", #"invalid sslmode "always" (expected one of disable, allow, prefer, require, verify-ca, verify-full)"#),
             ("postgresql://u@h/d?sslmode", "invalid query parameter: expected key=value"),
-            ("postgresql://u@h/d?port=5", #"query parameter "port" is not supported; put the host and port in the URL"#),
+            ("postgresql://u@h/d?hostaddr=10.0.0.1", #"parameter "hostaddr" is not supported; give the address as host"#),
         ]
         for (text, reason) in cases {
             XCTAssertThrowsError(try UpstreamURL.parse(text), text) { error in

@@ -311,6 +311,7 @@ host    fltr_plain  all       127.0.0.1/32   password
 host    md5db       all       127.0.0.1/32   md5
 host    all         all       127.0.0.1/32   scram-sha-256
 host    all         all       ::1/128        scram-sha-256
+host    replication postgres  127.0.0.1/32   scram-sha-256
 HBA
   chown postgres:postgres "$dir/data/postgresql.conf" "$dir/data/pg_hba.conf"
 
@@ -334,6 +335,51 @@ CREATE DATABASE other OWNER other;
 CREATE DATABASE md5db OWNER md5user;
 SQL
   sluice_log "PostgreSQL cluster '$name' on 127.0.0.1:$port (pid $SLUICE_PG_PID, dir $dir)"
+}
+
+# sluice_pg_standby NAME PORT PRIMARY_NAME PRIMARY_PORT: a streaming-replication standby of a
+# cluster made by sluice_pg_start (pg_basebackup -R), on 127.0.0.1:PORT in $SLUICE_REPO/.pg/NAME.
+# Stopped with sluice_pg_stop NAME. Sets SLUICE_PG_PID to its postmaster pid.
+sluice_pg_standby() {
+  local name="$1" port="$2" primary="$3" primary_port="$4"
+  local dir="$SLUICE_REPO/.pg/$name"
+  sluice_pg_stop "$name" || true
+  if [ -L "$dir/socket" ]; then rm -rf "$(readlink -f "$dir/socket")"; fi
+  if [ -L "$dir" ]; then rm -rf "$(readlink -f "$dir")"; fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  chown postgres:postgres "$dir"
+  if ! _sluice_as_postgres test -w "$dir"; then
+    local real
+    real="$(mktemp -d "/tmp/sluice-pg-$name.XXXXXX")"
+    chown postgres:postgres "$real"
+    rmdir "$dir"
+    ln -s "$real" "$dir"
+    dir="$real"
+  fi
+  local socket_dir="$dir"
+  if [ "${#dir}" -gt 80 ]; then
+    socket_dir="$(mktemp -d "/tmp/sluice-pgsock-$name.XXXXXX")"
+    chown postgres:postgres "$socket_dir"
+    ln -s "$socket_dir" "$dir/socket"
+  fi
+  _sluice_as_postgres env PGPASSWORD=postgres-secret "$SLUICE_PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" \
+    -U postgres -D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 \
+    || { cat "$dir/basebackup.log" >&2; return 1; }
+  # The copy carries the primary's port and socket directory: this cluster's own come last.
+  cat >>"$dir/data/postgresql.conf" <<CONF
+
+# --- sluice test standby of $primary ---
+port = $port
+unix_socket_directories = '$socket_dir'
+hot_standby = on
+hot_standby_feedback = on
+CONF
+  _sluice_as_postgres "$SLUICE_PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null \
+    || { tail -n 30 "$dir/log" >&2; return 1; }
+  SLUICE_PG_PID="$(head -n1 "$dir/data/postmaster.pid")"
+  echo "$SLUICE_PG_PID" >"$dir/postmaster.pid.saved"
+  sluice_log "PostgreSQL standby '$name' of '$primary' on 127.0.0.1:$port (pid $SLUICE_PG_PID, dir $dir)"
 }
 
 # sluice_venv: $SLUICE_REPO/.venv with the integration suite's Python packages.

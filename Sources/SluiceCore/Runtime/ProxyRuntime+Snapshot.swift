@@ -58,10 +58,11 @@ extension ProxyRuntime {
                 byState[server.stateName, default: 0] += 1
                 serverSnapshots.append(ServerSnapshot(
                     id: server.id, database: name, user: pool.settings.url.user, state: server.stateName,
-                    address: pool.settings.url.host, port: pool.settings.url.port,
+                    address: server.upstreamHost.host, port: server.upstreamHost.port,
                     connectedAt: unixTime(server.createdAt), requestAt: unixTime(max(server.idleSince, server.linkedSince)),
                     backendPID: server.backendKey?.processID ?? 0, clientID: server.client?.id,
-                    applicationName: server.client?.applicationName ?? "", tls: server.tlsDescription))
+                    applicationName: server.client?.applicationName ?? "", tls: server.tlsDescription,
+                    role: server.isLoggingIn ? "" : server.role.label))
             }
             let counts = poolClients[name] ?? (0, 0, 0, 0, 0)
             poolSnapshots.append(PoolSnapshot(

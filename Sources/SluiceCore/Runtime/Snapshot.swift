@@ -113,6 +113,8 @@ public struct ServerSnapshot: Sendable {
     public var clientID: UInt64?
     public var applicationName: String
     public var tls: String?
+    /// `primary`, `standby` or `unknown` (from the server's `in_hot_standby`); "" while logging in.
+    public var role: String = ""
 }
 
 /// What the admin console asks the runtime to do after replying.

@@ -1,6 +1,7 @@
 // ServerConnection: one upstream PostgreSQL connection: socket, TLS, login, and carrying out its session machine's actions.
 import Logging
 import PostgresWire
+import SluiceConfig
 import SluiceIO
 
 /// A connection from Sluice to the upstream. Loop-confined; its pool owns it. After login, the
@@ -49,6 +50,12 @@ public final class ServerConnection: IOHandler {
     var internalCompletion: ((ErrorResponse?) -> Void)?
     private var interest = ReadinessInterest()
     private var connectStartedAt: UInt64 = 0
+    /// The hosts this connection tries (one for most URLs) and which one it reached.
+    private(set) var selection: HostSelection
+    /// What the server turned out to be (`in_hot_standby`, `default_transaction_read_only`).
+    public private(set) var role: ServerRole = .unknown
+    /// The host this connection reached (or is trying).
+    public var upstreamHost: UpstreamHost { selection.current }
 
     init(pool: Pool, runtime: ProxyRuntime, poolID: ServerID) {
         self.pool = pool
@@ -56,6 +63,9 @@ public final class ServerConnection: IOHandler {
         self.poolID = poolID
         self.id = runtime.nextID()
         self.createdAt = runtime.loop.now
+        let url = pool.settings.url
+        self.selection = HostSelection(hosts: url.hosts, attrs: url.targetSessionAttrs,
+                                       order: url.loadBalanceHosts ? Array(url.hosts.indices).shuffled() : nil)
         self.idleSince = runtime.loop.now
     }
 
@@ -86,9 +96,16 @@ public final class ServerConnection: IOHandler {
     // MARK: connect and login
 
     func connect() {
-        let url = pool.settings.url
         connectStartedAt = MonotonicClock.microseconds()
-        connector = Connector.connect(host: url.host, port: url.port, timeout: pool.settings.serverConnectTimeout,
+        connectToHost()
+    }
+
+    private func connectToHost() {
+        let target = selection.current
+        state = .connecting
+        input.clear()
+        interest = ReadinessInterest()
+        connector = Connector.connect(host: target.host, port: target.port, timeout: pool.settings.serverConnectTimeout,
                                       loop: runtime.loop) { [self] result in
             // Strong: teardown() cancels the connector, which drops this closure.
             self.connector = nil
@@ -96,9 +113,24 @@ public final class ServerConnection: IOHandler {
             case .success(let fd): self.connected(fd: fd)
             case .failure(let error):
                 self.state = .closed
-                self.pool.serverLoginFailed(self, failure: ServerLoginFailure(
-                    code: SQLState.connectionFailure, message: "\(error)", retryable: true))
+                self.hostFailed(ServerLoginFailure(code: SQLState.connectionFailure, message: "\(error)", retryable: true))
             }
+        }
+    }
+
+    /// The host tried now failed (`failure`): the next host of a multi-host URL, or the pool learns
+    /// of the failure. A refused password (not retryable) ends the attempt at once, as in libpq.
+    private func hostFailed(_ failure: ServerLoginFailure) {
+        teardown()
+        guard failure.retryable, selection.hosts.count > 1 || selection.attrs != .any else {
+            pool.serverLoginFailed(self, failure: failure)
+            return
+        }
+        switch selection.connectFailed(failure.message) {
+        case .tryHost: connectToHost()
+        case .fail(let message):
+            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: failure.code, message: message, retryable: true))
+        case .accept: preconditionFailure("invalid state: a failed host accepted")
         }
     }
 
@@ -152,7 +184,7 @@ public final class ServerConnection: IOHandler {
             }
             input.clear()
             guard let context = pool.upstreamTLSContext,
-                  let session = try? TLSSession(context: context, role: .client(serverName: pool.settings.url.host)) else {
+                  let session = try? TLSSession(context: context, role: .client(serverName: selection.current.host)) else {
                 failLogin(ServerLoginFailure(code: SQLState.connectionFailure, message: "could not create a TLS session",
                                              retryable: false))
                 return
@@ -184,7 +216,7 @@ public final class ServerConnection: IOHandler {
             runtime.countTLSHandshake(side: "server", version: nil, failure: "handshake_failed")
             let url = pool.settings.url
             failLogin(ServerLoginFailure(code: SQLState.connectionFailure,
-                                         message: "TLS handshake with \(url.host):\(url.port) failed (sslmode=\(url.sslMode.rawValue)): \(error)",
+                                         message: "TLS handshake with \(selection.current) failed (sslmode=\(url.sslMode.rawValue)): \(error)",
                                          retryable: false))
         case .complete:
             runtime.countTLSHandshake(side: "server", version: socket.tlsSession?.negotiatedProtocol, failure: nil)
@@ -194,8 +226,7 @@ public final class ServerConnection: IOHandler {
     }
 
     private func failLogin(_ failure: ServerLoginFailure) {
-        teardown()
-        pool.serverLoginFailed(self, failure: failure)
+        hostFailed(failure)
     }
 
     // MARK: I/O
@@ -277,12 +308,29 @@ public final class ServerConnection: IOHandler {
             case .fail(let failure): failLogin(failure); return false  // teardown drops `login`
             case .ready(let parameters, let key):
                 login = nil
+                role = ServerRole(parameters: Dictionary(parameters.map { ($0.name.lowercased(), $0.value) },
+                                                         uniquingKeysWith: { _, last in last }))
+                switch selection.loggedIn(as: role) {
+                case .accept: break
+                case .tryHost:
+                    // Not the kind of server target_session_attrs asks for: the next host.
+                    send(Terminate().encoded)
+                    teardown()
+                    connectToHost()
+                    return false
+                case .fail(let message):
+                    send(Terminate().encoded)
+                    teardown()
+                    pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
+                                                                             message: message, retryable: true))
+                    return false
+                }
                 for (name, value) in parameters { self.parameters.reported(name: name, value: value) }
                 backendKey = key
                 state = .idle
                 let micros = MonotonicClock.microseconds() - connectStartedAt
                 runtime.logger.info("server connected", metadata: [
-                    "database": "\(pool.settings.database)", "server": "\(id)",
+                    "database": "\(pool.settings.database)", "server": "\(id)", "host": "\(selection.current)", "role": "\(role)",
                     "backend_pid": "\(key?.processID ?? 0)", "connect_ms": "\(micros / 1000)"])
                 pool.serverReady(self, parameters: parameters, connectMicroseconds: micros)
                 return false

@@ -6,10 +6,16 @@ import XCTest
 final class ShowServersTests: XCTestCase {
     func testRows() throws {
         let clients = [Fixtures.client(7, state: "idle_in_transaction", server: 9, held: 42.5, transactionStatus: "T")]
-        let servers = [Fixtures.server(9, state: "active", client: 7, pid: 31337), Fixtures.server(8, state: "idle")]
+        var standby = Fixtures.server(8, state: "idle")
+        standby.address = "replica.internal"
+        standby.port = 5433
+        standby.role = "standby"
+        var primary = Fixtures.server(9, state: "active", client: 7, pid: 31337)
+        primary.role = "primary"
+        let servers = [primary, standby]
         let table = try AdminConsoleHandler().table("SHOW SERVERS",
                                                    snapshot: Fixtures.snapshot(clients: clients, servers: servers))
-        XCTAssertEqual(table.columnNames, socketColumns)
+        XCTAssertEqual(table.columnNames, socketColumns + ["role"])
         XCTAssertEqual(table.values("ptr"), ["0x8", "0x9"])
         let linked = Dictionary(uniqueKeysWithValues: zip(table.columnNames, table.rows[1]))
         XCTAssertEqual(linked["type"], "S")
@@ -26,5 +32,9 @@ final class ShowServersTests: XCTestCase {
         let idle = Dictionary(uniqueKeysWithValues: zip(table.columnNames, table.rows[0]))
         XCTAssertEqual(idle["link"], "")
         XCTAssertEqual(idle["held_for_s"], .some(nil))
+        XCTAssertEqual(linked["role"], "primary")
+        XCTAssertEqual(idle["role"], "standby")
+        XCTAssertEqual(idle["addr"], "replica.internal", "the host the connection reached")
+        XCTAssertEqual(idle["port"], "5433")
     }
 }
