@@ -10,6 +10,7 @@ public enum SQLState {
     public static let featureNotSupported = "0A000"
     public static let invalidParameterValue = "22023"
     public static let idleInTransactionSessionTimeout = "25P03"
+    public static let readOnlySQLTransaction = "25006"
     public static let invalidSQLStatementName = "26000"
     public static let invalidAuthorizationSpecification = "28000"
     public static let invalidPassword = "28P01"

@@ -382,6 +382,11 @@ CONF
   sluice_log "PostgreSQL standby '$name' of '$primary' on 127.0.0.1:$port (pid $SLUICE_PG_PID, dir $dir)"
 }
 
+# sluice_pg_promote NAME: promotes standby NAME (pg_ctl promote, waiting until it accepts writes).
+sluice_pg_promote() {
+  _sluice_as_postgres "$SLUICE_PG_BIN/pg_ctl" -D "$(sluice_pg_dir "$1")/data" -w -t 60 promote >/dev/null
+}
+
 # sluice_venv: $SLUICE_REPO/.venv with the integration suite's Python packages.
 sluice_venv() {
   local venv="$SLUICE_REPO/.venv"

@@ -166,6 +166,11 @@ public final class Pool {
     /// A server finished its transaction (or its client left, and it is clean): reuse or close it.
     func release(_ server: ServerConnection) {
         guard isCurrent(server) else { return }  // already closed and forgotten
+        if let reason = server.retireReason {
+            // Its server turned out to be the wrong kind (a promotion, a demotion): not reused.
+            server.close(reason: reason)
+            return
+        }
         let now = self.now
         // The usual case (back to the idle stack, nobody waiting) needs no action list.
         if machine.releasedToIdle(server.poolID, now: now) {

@@ -26,7 +26,11 @@ extension ServerConnection {
                 close(reason: "upstream_closed:\(error?.code ?? "?")")
                 return false
             case ParameterStatus.typeCode:
-                if let status = try? ParameterStatus.decode(body: body) { parameters.reported(name: status.name, value: status.value) }
+                if let status = try? ParameterStatus.decode(body: body) {
+                    parameters.reported(name: status.name, value: status.value)
+                    roleParameterReported(name: status.name)
+                    if case .closed = state { return false }
+                }
                 return true
             case NoticeResponse.typeCode, NotificationResponse.typeCode:
                 return true
@@ -61,7 +65,10 @@ extension ServerConnection {
             case ErrorResponse.typeCode:
                 session.internalErrorReceived(try? ErrorResponse.decode(body: body))
             case ParameterStatus.typeCode:
-                if let status = try? ParameterStatus.decode(body: body) { parameters.reported(name: status.name, value: status.value) }
+                if let status = try? ParameterStatus.decode(body: body) {
+                    parameters.reported(name: status.name, value: status.value)
+                    roleParameterReported(name: status.name)
+                }
             case ReadyForQuery.typeCode:
                 let status = (try? ReadyForQuery.decode(body: body))?.status ?? .idle
                 return run(session.internalReadyForQueryReceived(status: status))

@@ -146,7 +146,9 @@ extension ServerConnection {
                 next = ready.next
             case ErrorResponse.typeCode where total <= 65536:
                 guard available - position >= total else { break scan }
-                let action = session.errorReceived(try? ErrorResponse.decode(body: input.bytes(at: position + 5, count: length - 4)[...]))
+                let error = try? ErrorResponse.decode(body: input.bytes(at: position + 5, count: length - 4)[...])
+                if error?.code == SQLState.readOnlySQLTransaction { readOnlyErrorReceived() }
+                let action = session.errorReceived(error)
                 if case .closeServer = action {
                     fatal = action  // the client is not told: Sluice answers for the lost server (ClientConnection.serverLost)
                     break scan
@@ -164,6 +166,7 @@ extension ServerConnection {
                     parameters.reported(name: status.name, value: status.value)
                     parameters.setBySluice.insert(status.name.lowercased())
                     client.parameterReported(name: status.name, value: status.value)
+                    roleParameterReported(name: status.name)
                 }
                 position += total
             case CommandComplete.typeCode where (length == 19 || length == 16) && session.tracksRequests:

@@ -56,6 +56,36 @@ public final class ServerConnection: IOHandler {
     public private(set) var role: ServerRole = .unknown
     /// The host this connection reached (or is trying).
     public var upstreamHost: UpstreamHost { selection.current }
+    /// Set when the server stopped being what `target_session_attrs` asks for (a standby promoted,
+    /// a primary demoted, `25006` on a read-write pool): closed when next released, never reused.
+    private(set) var retireReason: String?
+
+    /// A ParameterStatus that may change the server's role: `in_hot_standby`, which PostgreSQL
+    /// reports again when a standby is promoted. (`default_transaction_read_only` changes with a
+    /// client's or an alignment's `SET`, so it is read at login only.)
+    func roleParameterReported(name: String) {
+        guard name.lowercased() == "in_hot_standby" else { return }
+        let newRole = ServerRole(parameters: ["in_hot_standby": parameters.current["in_hot_standby"] ?? "",
+                                              "default_transaction_read_only": role == .primary(readOnly: true) ? "on" : "off"])
+        guard newRole != role else { return }
+        runtime.logger.notice("server changed role", metadata: [
+            "database": "\(pool.settings.database)", "server": "\(id)", "host": "\(selection.current)",
+            "from": "\(role)", "to": "\(newRole)"])
+        role = newRole
+        if !selection.fits(newRole) { retire("role_changed") }
+    }
+
+    /// A read-write pool's server refused a write with `25006`: it is read-only now.
+    func readOnlyErrorReceived() {
+        if selection.attrs == .readWrite { retire("read_only") }
+    }
+
+    /// Not reused: closed now when idle, else when its client releases it.
+    private func retire(_ reason: String) {
+        guard retireReason == nil else { return }
+        retireReason = reason
+        if case .idle = state { close(reason: reason) }
+    }
 
     init(pool: Pool, runtime: ProxyRuntime, poolID: ServerID) {
         self.pool = pool
