@@ -107,3 +107,49 @@ def test_no_fitting_host_is_a_clear_error(sluice):
     assert "no standby server among the host" in message, message
     assert f"{PRIMARY}: is primary" in message, message
     assert time.monotonic() - started < 15
+
+
+@pytest.fixture(scope="module")
+def second_standby():
+    """Another standby of the test cluster, next to the first (torn down after the module)."""
+    import subprocess
+    port = STANDBY_PORT + 1
+    name = f"test-standby2-{port}"
+    common = support.REPO / "scripts" / "lib" / "common.sh"
+    subprocess.run(["bash", "-c", f". '{common}' && sluice_pg_standby {name} {port} primary {support.PG_PORT}"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        yield port
+    finally:
+        subprocess.run(["bash", "-c", f". '{common}' && sluice_pg_stop {name}"], capture_output=True, timeout=60)
+
+
+def test_reads_spread_over_standbys_and_metrics_show_hosts(sluice, second_standby):
+    from test_metrics_endpoint import scrape, start as start_with_admin
+    hosts = f"{STANDBY},127.0.0.1:{second_standby}"
+    process, admin = start_with_admin(sluice, pool_mode="transaction", pool_size=12, databases={
+        "app_ro": {"url": url(hosts, target_session_attrs="standby", load_balance_hosts="random")},
+        "app": {"url": url(f"{STANDBY},{PRIMARY}", target_session_attrs="read-write")},
+    })
+    # 12 transactions at once: 12 servers, each on a host chosen at random (all on one: p = 2^-11).
+    conns = [process.connect("app_ro", autocommit=False) for _ in range(12)]
+    ports = set()
+    for conn in conns:
+        with conn.cursor() as cur:
+            cur.execute("select inet_server_port(), pg_is_in_recovery()")
+            port, recovery = cur.fetchone()
+            assert recovery is True
+            ports.add(port)
+    assert ports == {STANDBY_PORT, second_standby}, ports
+    for conn in conns:
+        conn.rollback()
+        conn.close()
+    writer = process.connect("app")
+    assert scalar(writer, "select pg_is_in_recovery()") is False
+    writer.close()
+    metrics = scrape(admin)
+    by_host = {(labels["host"], labels["role"]): value for (name, labels_t), value in metrics.samples.items()
+               if name == "sluice_servers_by_host" and (labels := dict(labels_t))["database"] == "app_ro"}
+    assert by_host.get((STANDBY, "standby"), 0) >= 1 and by_host.get((f"127.0.0.1:{second_standby}", "standby"), 0) >= 1, by_host
+    assert sum(by_host.values()) == 12
+    assert metrics.value("sluice_upstream_hosts_passed_over_total", database="app", host=STANDBY, reason="wrong_role") >= 1

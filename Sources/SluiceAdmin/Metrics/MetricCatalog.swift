@@ -57,6 +57,10 @@ enum MetricCatalog {
                                           help: "Completed TLS handshakes by side (client, server) and protocol version.")
     static let tlsFailures = MetricName(name: "sluice_tls_handshake_failures_total", help: "Failed TLS handshakes by side and reason.")
     static let queryTimeouts = MetricName(name: "sluice_query_timeouts_total", help: "Queries cancelled by query_timeout.")
+    static let hostsPassedOver = MetricName(name: "sluice_upstream_hosts_passed_over_total",
+                                            help: "Hosts of a multi-host URL a connection attempt passed over: unreachable, or not the target_session_attrs role.")
+    static let serversByHost = MetricName(name: "sluice_servers_by_host",
+                                          help: "Logged-in server connections by the host they reached and its role (primary, standby, unknown).")
     static let clientPins = MetricName(name: "sluice_client_pins_total",
                                        help: "Clients pinned to their server by session state, by kind (once per client and kind).")
     static let serverResets = MetricName(name: "sluice_server_resets_total",

@@ -38,6 +38,12 @@ enum SnapshotCounters {
             for kind in SessionPins.allKinds {
                 add(MetricCatalog.clientPins, database + [("reason", kind.label)], source: source + ":pin:" + kind.label, stats.pins[kind.label] ?? 0)
             }
+            for (key, count) in stats.hostsPassedOver {
+                let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { continue }
+                add(MetricCatalog.hostsPassedOver, database + [("host", parts[0]), ("reason", parts[1])],
+                    source: source + ":passed:" + key, count)
+            }
             for reason in ["pinned_client_left", "reset_query_always"] {
                 add(MetricCatalog.serverResets, database + [("reason", reason)], source: source + ":reset:" + reason,
                     stats.serverResets[reason] ?? 0)

@@ -41,6 +41,14 @@ enum SnapshotGauges {
         for client in snapshot.leakSuspects where databases.contains(client.database) {
             suspects[client.database, default: 0] += 1
         }
+        var byHost: [[String]: Int] = [:]
+        for server in snapshot.servers where !server.role.isEmpty {
+            let host = (server.address.contains(":") ? "[\(server.address)]" : server.address) + ":\(server.port)"
+            byHost[[server.database, host, server.role], default: 0] += 1
+        }
+        for (key, count) in byHost.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            add(MetricCatalog.serversByHost, [("database", key[0]), ("host", key[1]), ("role", key[2])], Double(count))
+        }
         var oldest: [String: Double] = [:]
         var pinned: [String: Int] = [:]
         for client in snapshot.clients where databases.contains(client.database) {

@@ -1,6 +1,7 @@
 // Pool: runs one database's PoolStateMachine: turns connection and timer events into its events and carries out its actions.
 import Logging
 import PostgresWire
+import SluiceConfig
 import SluiceIO
 
 /// The server connections of one database and the clients waiting for one. Loop-confined.
@@ -340,6 +341,10 @@ public final class Pool {
     }
     /// A server is reset before reuse in transaction mode (`pinned_client_left`, `reset_query_always`).
     func countServerReset(_ reason: String) { traffic.serverResets[reason, default: 0] += 1 }
+    /// A connection attempt passed over a host (`unreachable`, `wrong_role`).
+    func countHostPassedOver(_ host: UpstreamHost, reason: String) {
+        traffic.hostsPassedOver["\(host) \(reason)", default: 0] += 1
+    }
     func countQueryTime(microseconds: UInt64) { traffic.queryMicroseconds &+= microseconds }
     @inline(__always) func countReceived(_ n: Int) { traffic.bytesReceived &+= UInt64(n) }
     @inline(__always) func countSent(_ n: Int) { traffic.bytesSent &+= UInt64(n) }

@@ -30,6 +30,9 @@ public struct PoolStats: Sendable {
     public var pins: [String: UInt64] = [:]
     /// Servers reset before reuse in transaction mode: `pinned_client_left`, `reset_query_always`.
     public var serverResets: [String: UInt64] = [:]
+    /// Hosts of a multi-host URL passed over by a connection attempt, by `host:port` and reason
+    /// (`unreachable`, `wrong_role`), keyed `"host:port reason"`.
+    public var hostsPassedOver: [String: UInt64] = [:]
 }
 
 func formatSeconds(_ s: Double) -> String {

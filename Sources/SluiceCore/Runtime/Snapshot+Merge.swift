@@ -76,6 +76,7 @@ extension PoolStats {
         queueTimeouts += other.queueTimeouts
         pins.merge(other.pins, uniquingKeysWith: +)
         serverResets.merge(other.serverResets, uniquingKeysWith: +)
+        hostsPassedOver.merge(other.hostsPassedOver, uniquingKeysWith: +)
     }
 }
 

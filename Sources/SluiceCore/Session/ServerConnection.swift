@@ -156,6 +156,7 @@ public final class ServerConnection: IOHandler {
             pool.serverLoginFailed(self, failure: failure)
             return
         }
+        pool.countHostPassedOver(selection.current, reason: "unreachable")
         switch selection.connectFailed(failure.message) {
         case .tryHost: connectToHost()
         case .fail(let message):
@@ -340,7 +341,10 @@ public final class ServerConnection: IOHandler {
                 login = nil
                 role = ServerRole(parameters: Dictionary(parameters.map { ($0.name.lowercased(), $0.value) },
                                                          uniquingKeysWith: { _, last in last }))
-                switch selection.loggedIn(as: role) {
+                let reached = selection.current
+                let verdict = selection.loggedIn(as: role)
+                if verdict != .accept { pool.countHostPassedOver(reached, reason: "wrong_role") }
+                switch verdict {
                 case .accept: break
                 case .tryHost:
                     // Not the kind of server target_session_attrs asks for: the next host.

@@ -152,4 +152,27 @@ final class SluiceMetricsTests: XCTestCase {
         XCTAssertEqual(later[#"sluice_server_resets_total{database="app",reason="pinned_client_left"}"#], 3)
         XCTAssertEqual(later[#"sluice_clients_pinned{database="app"}"#], 1)
     }
+
+    func testServersByHostAndHostsPassedOver() {
+        var standby = Fixtures.server(1)
+        standby.address = "replica-1"
+        standby.role = "standby"
+        var primary = Fixtures.server(2)
+        primary.role = "primary"
+        var second = Fixtures.server(3)
+        second.address = "replica-1"
+        second.role = "standby"
+        var loggingIn = Fixtures.server(4)
+        loggingIn.role = ""
+        var stats = PoolStats()
+        stats.hostsPassedOver = ["replica-1:5432 wrong_role": 4, "db-a:5432 unreachable": 1]
+        var shot = snapshot(appStats: stats)
+        shot.servers = [standby, primary, second, loggingIn]
+        let exposition = Exposition(SluiceMetrics().render(shot))
+        XCTAssertEqual(exposition[#"sluice_servers_by_host{database="app",host="replica-1:5432",role="standby"}"#], 2)
+        XCTAssertEqual(exposition[#"sluice_servers_by_host{database="app",host="ep-cool-123.neon.tech:5432",role="primary"}"#], 1)
+        XCTAssertEqual(exposition.family("sluice_servers_by_host").count, 2, "a server still logging in has no role yet")
+        XCTAssertEqual(exposition[#"sluice_upstream_hosts_passed_over_total{database="app",host="replica-1:5432",reason="wrong_role"}"#], 4)
+        XCTAssertEqual(exposition[#"sluice_upstream_hosts_passed_over_total{database="app",host="db-a:5432",reason="unreachable"}"#], 1)
+    }
 }
