@@ -12,6 +12,8 @@ extension SluiceConfig {
         .init("min_pool_size", \.minPoolSize, default: 0, .integer(0...10_000)),
         .init("server_reset_query", \.serverResetQuery, default: "DISCARD ALL", .text),
         .init("server_reset_query_always", \.serverResetQueryAlways, default: false, .boolean),
+        .init("max_replica_lag", \.maxReplicaLag, default: 0, .seconds(0...86_400)),
+        .init("replica_lag_check_interval", \.replicaLagCheckInterval, default: 1, .seconds(0.1...3_600)),
         .init("client_auth", \.clientAuth, default: .scramSHA256, .choice),
         .init("max_packet_size", \.maxPacketSize, default: 64 << 20, .integer(1024...(1 << 30))),
         .init("client_login_timeout", \.clientLoginTimeout, default: 60, .seconds(0...86_400)),

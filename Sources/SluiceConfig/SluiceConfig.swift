@@ -19,6 +19,10 @@ public struct SluiceConfig: Sendable, Equatable {
     public var serverResetQuery: String
     /// `server_reset_query_always`: also run server_reset_query after every transaction in transaction mode (PgBouncer's key).
     public var serverResetQueryAlways: Bool
+    /// `max_replica_lag`: a standby further behind than this many seconds gets no new transactions (0: off).
+    public var maxReplicaLag: Double
+    /// `replica_lag_check_interval`: how often a standby's lag is read while it is in use.
+    public var replicaLagCheckInterval: Double
     /// `client_auth`: how clients prove who they are.
     public var clientAuth: ClientAuthMethod
     /// `max_packet_size`: largest protocol message accepted from either side, in bytes.
@@ -120,6 +124,8 @@ public struct SluiceConfig: Sendable, Equatable {
         minPoolSize = 0
         serverResetQuery = ""
         serverResetQueryAlways = false
+        maxReplicaLag = 0
+        replicaLagCheckInterval = 1
         clientAuth = .scramSHA256
         maxPacketSize = 0
         clientLoginTimeout = 0

@@ -153,3 +153,38 @@ def test_reads_spread_over_standbys_and_metrics_show_hosts(sluice, second_standb
     assert by_host.get((STANDBY, "standby"), 0) >= 1 and by_host.get((f"127.0.0.1:{second_standby}", "standby"), 0) >= 1, by_host
     assert sum(by_host.values()) == 12
     assert metrics.value("sluice_upstream_hosts_passed_over_total", database="app", host=STANDBY, reason="wrong_role") >= 1
+
+
+def test_lagging_standby_gets_no_new_transactions_until_it_catches_up(sluice, pg):
+    """pg_wal_replay_pause() on the standby past max_replica_lag: reads move to the primary
+    (prefer-standby); after pg_wal_replay_resume() they come back to the standby."""
+    from test_metrics_endpoint import scrape, start as start_with_admin
+    standby = support.Postgres(port=STANDBY_PORT)
+    process, admin = start_with_admin(
+        sluice, pool_mode="transaction", pool_size=2, max_replica_lag=1, replica_lag_check_interval=0.3,
+        databases={"app_ro": {"url": url(f"{STANDBY},{PRIMARY}", target_session_attrs="prefer-standby")}})
+    reader = process.connect("app_ro")
+
+    def on_standby() -> bool:
+        return scalar(reader, "select pg_is_in_recovery()")
+
+    assert on_standby()
+    table = f"lag_{uuid.uuid4().hex[:8]}"
+    try:
+        standby.sql("select pg_wal_replay_pause()")
+        time.sleep(1.2)  # the last transaction the standby replayed is now older than max_replica_lag
+        pg.sql(f"create table {table} (v int)", dbname="app")  # WAL the standby receives but does not replay
+        assert support.wait_until(lambda: not on_standby(), 10, message="reads leave the lagging standby")
+        for _ in range(10):
+            assert not on_standby(), "a transaction went to the standby while it lagged"
+            time.sleep(0.1)
+        metrics = scrape(admin)
+        assert metrics.value("sluice_replica_lag_seconds", database="app_ro", host=STANDBY) > 1
+        assert metrics.value("sluice_replica_lag_exclusions_total", database="app_ro") >= 1
+        assert metrics.value("sluice_upstream_hosts_passed_over_total", database="app_ro", host=STANDBY, reason="lagging") >= 1
+    finally:
+        standby.sql("select pg_wal_replay_resume()")
+    assert support.wait_until(on_standby, 15, message="reads come back to the standby once it caught up")
+    assert scrape(admin).value("sluice_replica_lag_seconds", database="app_ro", host=STANDBY) <= 1
+    reader.close()
+    pg.sql(f"drop table if exists {table}", dbname="app")

@@ -62,4 +62,17 @@ final class HostSelectionTests: XCTestCase {
         var any = HostSelection(hosts: [a], attrs: .any)
         XCTAssertEqual(any.loggedIn(as: .unknown), .accept)
     }
+
+    func testALaggingStandbyPassesTheTurnAndMarksTheAttempt() {
+        var s = HostSelection(hosts: [a, b], attrs: .preferStandby)
+        XCTAssertFalse(s.passedOverLagging)
+        XCTAssertEqual(s.lagging(seconds: 12.34, limit: 5), .tryHost(b))
+        XCTAssertTrue(s.passedOverLagging, "the server this attempt ends with is a stand-in")
+        XCTAssertEqual(s.loggedIn(as: .primary(readOnly: false)), .tryHost(a), "second pass: any server")
+        XCTAssertEqual(s.lagging(seconds: 12.4, limit: 5), .tryHost(b))
+        XCTAssertEqual(s.loggedIn(as: .primary(readOnly: false)), .accept)
+        var only = HostSelection(hosts: [a], attrs: .standby)
+        XCTAssertEqual(only.lagging(seconds: 7, limit: 5),
+                       .fail("no standby server among the host (a:5432: is 7 s behind (max_replica_lag 5 s))"))
+    }
 }

@@ -59,6 +59,10 @@ enum MetricCatalog {
     static let queryTimeouts = MetricName(name: "sluice_query_timeouts_total", help: "Queries cancelled by query_timeout.")
     static let hostsPassedOver = MetricName(name: "sluice_upstream_hosts_passed_over_total",
                                             help: "Hosts of a multi-host URL a connection attempt passed over: unreachable, or not the target_session_attrs role.")
+    static let replicaLag = MetricName(name: "sluice_replica_lag_seconds",
+                                       help: "A standby host's replication lag when last read (max_replica_lag checks).")
+    static let replicaLagExclusions = MetricName(name: "sluice_replica_lag_exclusions_total",
+                                                 help: "Times a standby went over max_replica_lag and stopped getting new transactions.")
     static let serversByHost = MetricName(name: "sluice_servers_by_host",
                                           help: "Logged-in server connections by the host they reached and its role (primary, standby, unknown).")
     static let clientPins = MetricName(name: "sluice_client_pins_total",

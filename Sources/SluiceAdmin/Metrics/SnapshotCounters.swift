@@ -38,6 +38,7 @@ enum SnapshotCounters {
             for kind in SessionPins.allKinds {
                 add(MetricCatalog.clientPins, database + [("reason", kind.label)], source: source + ":pin:" + kind.label, stats.pins[kind.label] ?? 0)
             }
+            add(MetricCatalog.replicaLagExclusions, database, source: source, stats.replicaLagExclusions)
             for (key, count) in stats.hostsPassedOver {
                 let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else { continue }

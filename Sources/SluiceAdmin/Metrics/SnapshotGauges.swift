@@ -35,6 +35,9 @@ enum SnapshotGauges {
             add(MetricCatalog.poolMinSize, pair, Double(pool.minPoolSize))
             add(MetricCatalog.poolMaxWait, pair, pool.maxWaitSeconds)
             add(MetricCatalog.poolPaused, pair, pool.paused ? 1 : 0)
+            for (host, seconds) in pool.replicaLag.sorted(by: { $0.key < $1.key }) {
+                add(MetricCatalog.replicaLag, [("database", pool.database), ("host", host)], seconds)
+            }
         }
 
         var suspects: [String: Int] = [:]

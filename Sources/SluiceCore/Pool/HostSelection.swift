@@ -50,6 +50,9 @@ struct HostSelection: Equatable {
     private(set) var standbyPass: Bool
     /// What each host tried so far said, for the error when none fits.
     private(set) var tried: [String] = []
+    /// A host was passed over for replication lag: the server this attempt ends with is a
+    /// stand-in, replaced once the standby may have caught up (`ServerConnection.provisional`).
+    private(set) var passedOverLagging = false
 
     /// What to do after a step.
     enum Verdict: Equatable {
@@ -98,6 +101,18 @@ struct HostSelection: Equatable {
             tried.append("\(current): is \(role)")
         }
         return advance()
+    }
+
+    /// The current host's server is a standby `seconds` behind, more than `max_replica_lag`.
+    mutating func lagging(seconds: Double, limit: Double) -> Verdict {
+        tried.append("\(current): is \(Self.format(seconds)) s behind (max_replica_lag \(Self.format(limit)) s)")
+        passedOverLagging = true
+        return advance()
+    }
+
+    static func format(_ seconds: Double) -> String {
+        let rounded = (seconds * 10).rounded() / 10
+        return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
     }
 
     private mutating func advance() -> Verdict {

@@ -341,6 +341,44 @@ public final class Pool {
     }
     /// A server is reset before reuse in transaction mode (`pinned_client_left`, `reset_query_always`).
     func countServerReset(_ reason: String) { traffic.serverResets[reason, default: 0] += 1 }
+    // MARK: replicas (max_replica_lag)
+
+    /// Each standby host's last measured lag and when (loop ms), for the checks and `/metrics`.
+    private(set) var replicaLag: [UpstreamHost: (seconds: Double, at: UInt64)] = [:]
+
+    /// A standby host's lag was read (at a login, or after a transaction). Over `max_replica_lag`,
+    /// every server of that host is retired (idle ones now, the others when released).
+    func replicaLagMeasured(_ host: UpstreamHost, seconds: Double) {
+        let wasLagging = (replicaLag[host]?.seconds ?? 0) > settings.maxReplicaLag
+        replicaLag[host] = (seconds, now)
+        guard settings.maxReplicaLag > 0 else { return }
+        let lagging = seconds > settings.maxReplicaLag
+        if lagging != wasLagging {
+            runtime.logger.notice(lagging ? "standby too far behind: no new transactions" : "standby caught up", metadata: [
+                "database": "\(settings.database)", "host": "\(host)", "lag_s": "\(HostSelection.format(seconds))",
+                "max_replica_lag": "\(HostSelection.format(settings.maxReplicaLag))"])
+            if lagging { traffic.replicaLagExclusions += 1 }
+        }
+        guard lagging else { return }
+        for server in allServers where server.upstreamHost == host && server.role == .standby { server.retire("replica_lag") }
+    }
+
+    /// Whether a server that just finished a transaction should read its standby's lag first: a
+    /// standby of a pool with `max_replica_lag`, whose host was not measured for
+    /// `replica_lag_check_interval`. A stand-in for a lagging standby (`provisional`) is retired
+    /// instead once that interval has passed five times, so a caught-up standby is used again.
+    func lagCheckDue(_ server: ServerConnection) -> Bool {
+        guard settings.maxReplicaLag > 0 else { return false }
+        let interval = UInt64(settings.replicaLagCheckInterval * 1000)
+        if server.provisional, now &- server.createdAt >= 5 * interval {
+            server.retire("replica_caught_up_check")
+            return false
+        }
+        guard server.role == .standby else { return false }
+        guard let last = replicaLag[server.upstreamHost] else { return true }
+        return now &- last.at >= interval
+    }
+
     /// A connection attempt passed over a host (`unreachable`, `wrong_role`).
     func countHostPassedOver(_ host: UpstreamHost, reason: String) {
         traffic.hostsPassedOver["\(host) \(reason)", default: 0] += 1

@@ -11,6 +11,9 @@ public struct PoolSettings: Sendable {
     public var serverResetQuery: String
     /// Transaction mode: run `serverResetQuery` after every transaction (`server_reset_query_always`).
     public var serverResetQueryAlways: Bool
+    /// Standbys further behind than this (seconds) get no new transactions; 0: not checked.
+    public var maxReplicaLag: Double
+    public var replicaLagCheckInterval: Double
     public var queryWaitTimeout: Double
     public var serverConnectTimeout: Double
     public var serverLoginRetry: Double
@@ -33,6 +36,8 @@ public struct PoolSettings: Sendable {
         mode = config.poolMode(for: db)
         serverResetQuery = config.serverResetQuery
         serverResetQueryAlways = config.serverResetQueryAlways
+        maxReplicaLag = db.maxReplicaLag ?? config.maxReplicaLag
+        replicaLagCheckInterval = config.replicaLagCheckInterval
         queryWaitTimeout = config.queryWaitTimeout
         serverConnectTimeout = config.serverConnectTimeout
         serverLoginRetry = config.serverLoginRetry

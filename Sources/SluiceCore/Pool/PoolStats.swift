@@ -33,6 +33,8 @@ public struct PoolStats: Sendable {
     /// Hosts of a multi-host URL passed over by a connection attempt, by `host:port` and reason
     /// (`unreachable`, `wrong_role`), keyed `"host:port reason"`.
     public var hostsPassedOver: [String: UInt64] = [:]
+    /// Times a standby went over `max_replica_lag` (and stopped getting new transactions).
+    public var replicaLagExclusions: UInt64 = 0
 }
 
 func formatSeconds(_ s: Double) -> String {

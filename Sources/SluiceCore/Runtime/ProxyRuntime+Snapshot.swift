@@ -75,7 +75,8 @@ extension ProxyRuntime {
                 serversUsed: byState["used", default: 0], serversTested: byState["tested", default: 0],
                 serversLogin: byState["login", default: 0],
                 maxWaitSeconds: pool.oldestWaitStart.map { Double(now &- $0) / 1000 } ?? 0,
-                stats: pool.stats, lastConnectError: pool.lastConnectFailure?.description))
+                stats: pool.stats, lastConnectError: pool.lastConnectFailure?.description,
+                replicaLag: Dictionary(pool.replicaLag.map { ("\($0.key)", $0.value.seconds) }, uniquingKeysWith: { a, _ in a })))
         }
         var snapshot = ProxySnapshot(version: sluiceVersion, startedAt: startedAtUnix, takenAt: Date().timeIntervalSince1970,
                                      paused: pools.values.contains { $0.paused }, shuttingDown: shuttingDown, config: config,

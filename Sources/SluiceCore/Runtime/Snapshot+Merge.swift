@@ -77,6 +77,7 @@ extension PoolStats {
         pins.merge(other.pins, uniquingKeysWith: +)
         serverResets.merge(other.serverResets, uniquingKeysWith: +)
         hostsPassedOver.merge(other.hostsPassedOver, uniquingKeysWith: +)
+        replicaLagExclusions += other.replicaLagExclusions
     }
 }
 

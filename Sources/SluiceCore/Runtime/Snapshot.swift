@@ -66,6 +66,8 @@ public struct PoolSnapshot: Sendable {
     public var maxWaitSeconds: Double
     public var stats: PoolStats
     public var lastConnectError: String?
+    /// Each standby host's last measured replication lag in seconds, by `host:port` (`max_replica_lag`).
+    public var replicaLag: [String: Double] = [:]
 }
 
 /// One client connection.

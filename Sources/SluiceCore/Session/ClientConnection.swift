@@ -350,6 +350,9 @@ public final class ClientConnection: IOHandler {
             // server_reset_query_always: the server is cleaned before it goes back.
             pool.clientLeft(self, holding: server)
             server.clientLeft(clientMidMessage: false, reset: reset)
+        } else if pool.settings.maxReplicaLag > 0, pool.lagCheckDue(server) {
+            pool.clientLeft(self, holding: server)
+            server.checkLagThenRelease()
         } else {
             pool.release(server)
         }

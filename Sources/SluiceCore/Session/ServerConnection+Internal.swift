@@ -69,6 +69,11 @@ extension ServerConnection {
                     parameters.reported(name: status.name, value: status.value)
                     roleParameterReported(name: status.name)
                 }
+            case DataRow.typeCode where internalFirstValue == nil && body.count <= 1024:
+                // The lag check reads its one value; other internal statements return no rows.
+                if let row = try? DataRow.decode(body: body), let column = row.columns.first ?? nil {
+                    internalFirstValue = String(decoding: column, as: UTF8.self)
+                }
             case ReadyForQuery.typeCode:
                 let status = (try? ReadyForQuery.decode(body: body))?.status ?? .idle
                 return run(session.internalReadyForQueryReceived(status: status))

@@ -59,6 +59,13 @@ public final class ServerConnection: IOHandler {
     /// Set when the server stopped being what `target_session_attrs` asks for (a standby promoted,
     /// a primary demoted, `25006` on a read-write pool): closed when next released, never reused.
     private(set) var retireReason: String?
+    /// Connected to another host because a standby was too far behind: replaced once it may have
+    /// caught up (`Pool.provisionalExpired`).
+    private(set) var provisional = false
+    /// The value the last internal statement returned (the lag check's one column).
+    var internalFirstValue: String?
+    /// Reading a standby's lag before the login is reported to the pool.
+    private var loginLagCheck = false
 
     /// A ParameterStatus that may change the server's role: `in_hot_standby`, which PostgreSQL
     /// reports again when a standby is promoted. (`default_transaction_read_only` changes with a
@@ -81,7 +88,7 @@ public final class ServerConnection: IOHandler {
     }
 
     /// Not reused: closed now when idle, else when its client releases it.
-    private func retire(_ reason: String) {
+    func retire(_ reason: String) {
         guard retireReason == nil else { return }
         retireReason = reason
         if case .idle = state { close(reason: reason) }
@@ -100,7 +107,7 @@ public final class ServerConnection: IOHandler {
     }
 
     var isLoggingIn: Bool {
-        switch state { case .connecting, .negotiatingTLS, .tlsHandshake, .loggingIn: return true; default: return false }
+        switch state { case .connecting, .negotiatingTLS, .tlsHandshake, .loggingIn: return true; default: return loginLagCheck }
     }
     var isLinked: Bool {
         switch state { case .linked, .internalQuery: return client != nil; default: return false }
@@ -118,7 +125,7 @@ public final class ServerConnection: IOHandler {
         case .connecting, .negotiatingTLS, .tlsHandshake, .loggingIn: return "login"
         case .idle: return "idle"
         case .linked: return "active"
-        case .internalQuery: return client != nil ? "active" : isTesting ? "tested" : "used"
+        case .internalQuery: return loginLagCheck ? "login" : client != nil ? "active" : isTesting ? "tested" : "used"
         case .closed: return "closed"
         }
     }
@@ -135,6 +142,8 @@ public final class ServerConnection: IOHandler {
         state = .connecting
         input.clear()
         interest = ReadinessInterest()
+        parameters = ServerParameterState()
+        loginLagCheck = false
         connector = Connector.connect(host: target.host, port: target.port, timeout: pool.settings.serverConnectTimeout,
                                       loop: runtime.loop) { [self] result in
             // Strong: teardown() cancels the connector, which drops this closure.
@@ -344,32 +353,65 @@ public final class ServerConnection: IOHandler {
                 let reached = selection.current
                 let verdict = selection.loggedIn(as: role)
                 if verdict != .accept { pool.countHostPassedOver(reached, reason: "wrong_role") }
-                switch verdict {
-                case .accept: break
-                case .tryHost:
-                    // Not the kind of server target_session_attrs asks for: the next host.
-                    send(Terminate().encoded)
-                    teardown()
-                    connectToHost()
-                    return false
-                case .fail(let message):
-                    send(Terminate().encoded)
-                    teardown()
-                    pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
-                                                                             message: message, retryable: true))
-                    return false
-                }
+                guard passOn(verdict) else { return false }
                 for (name, value) in parameters { self.parameters.reported(name: name, value: value) }
                 backendKey = key
-                state = .idle
-                let micros = MonotonicClock.microseconds() - connectStartedAt
-                runtime.logger.info("server connected", metadata: [
-                    "database": "\(pool.settings.database)", "server": "\(id)", "host": "\(selection.current)", "role": "\(role)",
-                    "backend_pid": "\(key?.processID ?? 0)", "connect_ms": "\(micros / 1000)"])
-                pool.serverReady(self, parameters: parameters, connectMicroseconds: micros)
+                guard lagCheckedAtLogin else {
+                    finishLogin(parameters: parameters)
+                    return false
+                }
+                // max_replica_lag: a standby too far behind passes the turn like a wrong role.
+                loginLagCheck = true
+                readReplicaLag { [self] seconds in
+                    loginLagCheck = false
+                    guard let seconds else {
+                        hostFailed(ServerLoginFailure(code: SQLState.connectionFailure,
+                                                      message: "could not read the standby's replication lag", retryable: true))
+                        return
+                    }
+                    pool.replicaLagMeasured(selection.current, seconds: seconds)
+                    let limit = pool.settings.maxReplicaLag
+                    if seconds > limit {
+                        pool.countHostPassedOver(selection.current, reason: "lagging")
+                        _ = passOn(selection.lagging(seconds: seconds, limit: limit))
+                        return
+                    }
+                    finishLogin(parameters: parameters)
+                }
                 return false
             }
         }
+    }
+
+    /// Carries out a host verdict at login: true to keep this server; otherwise the connection
+    /// moved on to the next host, or reported the failed login to the pool.
+    private func passOn(_ verdict: HostSelection.Verdict) -> Bool {
+        switch verdict {
+        case .accept:
+            return true
+        case .tryHost:
+            // Not the kind of server target_session_attrs asks for: the next host.
+            send(Terminate().encoded)
+            teardown()
+            connectToHost()
+        case .fail(let message):
+            send(Terminate().encoded)
+            teardown()
+            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
+                                                                     message: message, retryable: true))
+        }
+        return false
+    }
+
+    /// The login is complete and the server is kept: the pool gets it.
+    private func finishLogin(parameters: [(name: String, value: String)]) {
+        provisional = selection.passedOverLagging
+        state = .idle
+        let micros = MonotonicClock.microseconds() - connectStartedAt
+        runtime.logger.info("server connected", metadata: [
+            "database": "\(pool.settings.database)", "server": "\(id)", "host": "\(selection.current)", "role": "\(role)",
+            "backend_pid": "\(backendKey?.processID ?? 0)", "connect_ms": "\(micros / 1000)"])
+        pool.serverReady(self, parameters: parameters, connectMicroseconds: micros)
     }
 
     /// Runs the health check; `completion(true)` when it answered without error.
