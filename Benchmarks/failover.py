@@ -121,6 +121,10 @@ query_wait_timeout = 60
 [databases.app]
 url = "postgresql://app:app-secret@127.0.0.1:{port},127.0.0.1:{port + 1}/app?sslmode=disable&target_session_attrs=read-write"
 pool_size = {pool_size}
+
+[databases.app_ro]
+url = "postgresql://app:app-secret@127.0.0.1:{port + 1},127.0.0.1:{port}/app?sslmode=disable&target_session_attrs=prefer-standby"
+pool_size = 2
 """)
         log = open(workdir / "sluice.log", "wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
@@ -134,6 +138,13 @@ pool_size = {pool_size}
             with conn.cursor() as cur:
                 cur.execute("select 1")
             idle.append(conn)
+        # A reader on the standby (prefer-standby): after the promotion its server is no standby
+        # any more, is retired, and the reader goes on on the new primary.
+        reader = psycopg2.connect(dsn.replace("dbname=app", "dbname=app_ro"))
+        reader.autocommit = True
+        with reader.cursor() as cur:
+            cur.execute("select pg_is_in_recovery()")
+            reader_before = cur.fetchone()[0]
         stop = threading.Event()
         threads = [Writer(i, dsn, stop) for i in range(writers)]
         for t in threads:
@@ -149,6 +160,14 @@ pool_size = {pool_size}
         stop.set()
         for t in threads:
             t.join(30)
+        reader_after = None
+        try:
+            with reader.cursor() as cur:
+                cur.execute("select pg_is_in_recovery()")
+                reader_after = cur.fetchone()[0]
+        except psycopg2.Error as exc:
+            reader_after = f"error {exc.pgcode}"
+        reader.close()
         idle_errors = 0
         for conn in idle:
             try:
@@ -181,6 +200,9 @@ pool_size = {pool_size}
             "idle_client_errors": idle_errors,
             "first_write_after_promotion_s": None if first_after is None else round(first_after - promoted_at, 3),
             "outage_s": outage,
+            "reader_in_recovery_before": reader_before,
+            "reader_in_recovery_after": reader_after,
+            "role_changes_logged": (workdir / "sluice.log").read_text(errors="replace").count("server changed role"),
             "promotion_s": round(promotion_took, 3),   # pg_ctl promote -w, from its start to the standby accepting writes
         }
     finally:

@@ -26,3 +26,8 @@ def test_failover_loses_no_committed_row_and_only_in_flight_writes_fail():
     assert result["reconnects"] == 0, "no writer's connection was closed"
     assert result["idle_client_errors"] == 0, result
     assert result["first_write_after_promotion_s"] is not None and result["first_write_after_promotion_s"] < 3, result
+    # The read entry's standby server saw the promotion (in_hot_standby off), was retired, and the
+    # reader went on, without an error, on the promoted server.
+    assert result["reader_in_recovery_before"] is True, result
+    assert result["reader_in_recovery_after"] is False, result
+    assert result["role_changes_logged"] >= 1, result
