@@ -54,10 +54,16 @@ public struct DoctorReport: Encodable, Sendable {
     /// True when no database failed (warnings allowed).
     public var ok: Bool { !rows.contains(where: \.failed) }
 
-    /// Checks every database of `config` in name order.
+    /// Checks every database of `config` in name order, each host of a multi-host URL on its own row.
     public static func run(config: SluiceConfig, timeout: Double, replicas: Int) -> DoctorReport {
-        var rows = config.databases.keys.sorted().compactMap { name in
-            config.databases[name].map { check(name: name, url: $0.url, poolSize: config.poolSize(for: $0), timeout: timeout) }
+        var rows: [Row] = []
+        for name in config.databases.keys.sorted() {
+            guard let database = config.databases[name] else { continue }
+            for host in database.url.hosts {
+                var url = database.url
+                url.hosts = [host]
+                rows.append(check(name: name, url: url, poolSize: config.poolSize(for: database), timeout: timeout))
+            }
         }
         addCapacityWarnings(&rows, replicas: replicas)
         return DoctorReport(replicas: replicas, rows: rows)

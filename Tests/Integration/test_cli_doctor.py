@@ -50,6 +50,19 @@ def test_reachable_database_is_ok(tmp_path, pg):
     assert row["reserved_connections"] >= int(pg.scalar("show superuser_reserved_connections"))
 
 
+
+def test_each_host_of_a_multi_host_url_gets_its_row(tmp_path, pg):
+    dead = support.free_port()
+    multi = f"postgresql://app:app-secret@{support.PG_HOST}:{support.PG_PORT},{support.PG_HOST}:{dead}/app?sslmode=disable"
+    path = write_config(tmp_path, {"app": multi})
+    result = doctor(path, "--json")
+    hosts = {row["port"]: row for row in json.loads(result.stdout)["rows"]}
+    assert set(hosts) == {support.PG_PORT, dead}, result.stdout
+    assert hosts[support.PG_PORT]["verdict"] == "OK"
+    assert hosts[dead]["tcp"] == "FAIL", hosts[dead]
+    assert result.returncode != 0, "a host that cannot be reached is a failure"
+
+
 def test_table_output(tmp_path, pg):
     result = doctor(write_config(tmp_path, {"app": url()}))
     assert result.returncode == 0, result.stdout + result.stderr
