@@ -18,6 +18,8 @@ public struct DatabaseConfig: Sendable, Equatable {
     public var maxDBClientConnections: Int?
     public var maxDBConnections: Int?
     public var reservePoolSize: Int?
+    /// `notify_relay`: overrides the global `notify_relay` for this database.
+    public var notifyRelay: Bool?
 
     public init(name: String, url: UpstreamURL, poolSize: Int? = nil, minPoolSize: Int? = nil, poolMode: PoolMode? = nil) {
         self.name = name
@@ -42,6 +44,7 @@ public struct DatabaseConfig: Sendable, Equatable {
         .init("max_db_client_connections", \.maxDBClientConnections, .integer(0...1_000_000)),
         .init("max_db_connections", \.maxDBConnections, .integer(0...100_000)),
         .init("reserve_pool_size", \.reservePoolSize, .integer(0...10_000)),
+        .init("notify_relay", \.notifyRelay, .boolean),
     ]
 
     /// Names clients cannot use for a database: they reach the admin console.

@@ -35,6 +35,11 @@ enum SnapshotCounters {
             add(MetricCatalog.leakSuspectsTotal, database, source: source, stats.leakSuspects)
             add(MetricCatalog.statementsPrepared, database, source: source, stats.statementsPrepared)
             add(MetricCatalog.statementParses, database, source: source, stats.statementParses)
+            add(MetricCatalog.notificationsReceived, database, source: source, stats.notificationsReceived)
+            add(MetricCatalog.notificationsDelivered, database, source: source, stats.notificationsDelivered)
+            add(MetricCatalog.notificationsDropped, database, source: source, stats.notificationsDropped)
+            add(MetricCatalog.notifyQueueOverflows, database, source: source, stats.notifyQueueOverflows)
+            add(MetricCatalog.notifyListenerReconnects, database, source: source, stats.notifyListenerReconnects)
         }
         let totals = snapshot.totals
         add(MetricCatalog.clientsAccepted, [], source: "runtime", totals.clientsAccepted)

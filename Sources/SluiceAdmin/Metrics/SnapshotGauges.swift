@@ -36,6 +36,12 @@ enum SnapshotGauges {
             add(MetricCatalog.poolMaxWait, pair, pool.maxWaitSeconds)
             add(MetricCatalog.poolPaused, pair, pool.paused ? 1 : 0)
         }
+        for pool in snapshot.pools {
+            let database = [("database", pool.database)]
+            add(MetricCatalog.notifyChannels, database, Double(pool.notifyChannels))
+            add(MetricCatalog.notifySubscribers, database, Double(pool.notifySubscribers))
+            add(MetricCatalog.notifyListeners, database, Double(pool.notifyListeners))
+        }
 
         var suspects: [String: Int] = [:]
         for client in snapshot.leakSuspects where databases.contains(client.database) {

@@ -26,6 +26,13 @@ public struct PoolStats: Sendable {
     public var statementsPrepared: UInt64 = 0
     public var statementParses: UInt64 = 0
     public var queueTimeouts: UInt64 = 0
+    /// LISTEN/NOTIFY relay: notifications the listener received, written to clients, and discarded
+    /// with clients closed for a full queue; those clients; listener connections reopened after a loss or failure.
+    public var notificationsReceived: UInt64 = 0
+    public var notificationsDelivered: UInt64 = 0
+    public var notificationsDropped: UInt64 = 0
+    public var notifyQueueOverflows: UInt64 = 0
+    public var notifyListenerReconnects: UInt64 = 0
 }
 
 func formatSeconds(_ s: Double) -> String {

@@ -74,7 +74,10 @@ extension ProxyRuntime {
                 serversUsed: byState["used", default: 0], serversTested: byState["tested", default: 0],
                 serversLogin: byState["login", default: 0],
                 maxWaitSeconds: pool.oldestWaitStart.map { Double(now &- $0) / 1000 } ?? 0,
-                stats: pool.stats, lastConnectError: pool.lastConnectFailure?.description))
+                stats: pool.stats, lastConnectError: pool.lastConnectFailure?.description,
+                notifyChannels: pool.notifications?.hub.channelCount ?? 0,
+                notifySubscribers: pool.notifications?.hub.subscriberCount ?? 0,
+                notifyListeners: pool.listenerServerCount))
         }
         var snapshot = ProxySnapshot(version: sluiceVersion, startedAt: startedAtUnix, takenAt: Date().timeIntervalSince1970,
                                      paused: pools.values.contains { $0.paused }, shuttingDown: shuttingDown, config: config,

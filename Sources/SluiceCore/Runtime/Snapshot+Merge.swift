@@ -48,6 +48,9 @@ extension PoolSnapshot {
         serversTested += other.serversTested
         serversLogin += other.serversLogin
         maxWaitSeconds = max(maxWaitSeconds, other.maxWaitSeconds)
+        notifyChannels += other.notifyChannels
+        notifySubscribers += other.notifySubscribers
+        notifyListeners += other.notifyListeners
         stats.add(other.stats)
         if lastConnectError == nil { lastConnectError = other.lastConnectError }
     }
@@ -74,6 +77,11 @@ extension PoolStats {
         statementsPrepared += other.statementsPrepared
         statementParses += other.statementParses
         queueTimeouts += other.queueTimeouts
+        notificationsReceived += other.notificationsReceived
+        notificationsDelivered += other.notificationsDelivered
+        notificationsDropped += other.notificationsDropped
+        notifyQueueOverflows += other.notifyQueueOverflows
+        notifyListenerReconnects += other.notifyListenerReconnects
     }
 }
 

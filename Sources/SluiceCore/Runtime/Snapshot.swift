@@ -66,6 +66,12 @@ public struct PoolSnapshot: Sendable {
     public var maxWaitSeconds: Double
     public var stats: PoolStats
     public var lastConnectError: String?
+    /// LISTEN/NOTIFY relay: channels wanted (subscribed, or a LISTEN pending), clients subscribed to
+    /// at least one, listener connections open (one per worker's pool at most). Per worker's pool,
+    /// summed when workers merge (a channel listened by two workers counts twice).
+    public var notifyChannels = 0
+    public var notifySubscribers = 0
+    public var notifyListeners = 0
 }
 
 /// One client connection.

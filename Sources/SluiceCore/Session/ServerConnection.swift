@@ -49,6 +49,9 @@ public final class ServerConnection: IOHandler {
     var internalCompletion: ((ErrorResponse?) -> Void)?
     private var interest = ReadinessInterest()
     private var connectStartedAt: UInt64 = 0
+    /// Set on a pool's notification listener (ServerConnection+Listener.swift): its login, messages
+    /// and close are reported to the relay, not to the pool's machine.
+    weak var notificationRelay: NotificationRelay?
 
     init(pool: Pool, runtime: ProxyRuntime, poolID: ServerID) {
         self.pool = pool
@@ -96,8 +99,7 @@ public final class ServerConnection: IOHandler {
             case .success(let fd): self.connected(fd: fd)
             case .failure(let error):
                 self.state = .closed
-                self.pool.serverLoginFailed(self, failure: ServerLoginFailure(
-                    code: SQLState.connectionFailure, message: "\(error)", retryable: true))
+                self.reportLoginFailure(ServerLoginFailure(code: SQLState.connectionFailure, message: "\(error)", retryable: true))
             }
         }
     }
@@ -109,8 +111,7 @@ public final class ServerConnection: IOHandler {
         do { try runtime.loop.register(fd, handler: self, read: true, write: false) } catch {
             socket.close()
             state = .closed
-            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
-                                                                     message: "\(error)", retryable: true))
+            reportLoginFailure(ServerLoginFailure(code: SQLState.connectionFailure, message: "\(error)", retryable: true))
             return
         }
         switch pool.settings.url.sslMode {
@@ -136,7 +137,8 @@ public final class ServerConnection: IOHandler {
         login = ServerLoginMachine(user: url.user, password: url.password,
                                    channelBinding: ChannelBindingPolicy(url), serverCertificateHash: hash)
         state = .loggingIn
-        send(ServerLoginMachine.startupPacket(user: url.user, database: url.database, options: url.options))
+        send(ServerLoginMachine.startupPacket(user: url.user, database: url.database, options: url.options,
+                                              extra: notificationRelay?.startupParameters ?? []))
     }
 
     /// The server answered our SSLRequest.
@@ -195,7 +197,16 @@ public final class ServerConnection: IOHandler {
 
     private func failLogin(_ failure: ServerLoginFailure) {
         teardown()
-        pool.serverLoginFailed(self, failure: failure)
+        reportLoginFailure(failure)
+    }
+
+    /// A login that did not finish goes to the pool's machine, or to the relay for its listener.
+    private func reportLoginFailure(_ failure: ServerLoginFailure) {
+        if let relay = notificationRelay {
+            relay.listenerLoginFailed(self, failure: failure)
+        } else {
+            pool.serverLoginFailed(self, failure: failure)
+        }
     }
 
     // MARK: I/O
@@ -284,7 +295,11 @@ public final class ServerConnection: IOHandler {
                 runtime.logger.info("server connected", metadata: [
                     "database": "\(pool.settings.database)", "server": "\(id)",
                     "backend_pid": "\(key?.processID ?? 0)", "connect_ms": "\(micros / 1000)"])
-                pool.serverReady(self, parameters: parameters, connectMicroseconds: micros)
+                if let relay = notificationRelay {
+                    relay.listenerLoggedIn(self)
+                } else {
+                    pool.serverReady(self, parameters: parameters, connectMicroseconds: micros)
+                }
                 return false
             }
         }
@@ -399,9 +414,10 @@ public final class ServerConnection: IOHandler {
             "backend_pid": "\(backendKey?.processID ?? 0)", "reason": "\(reason)"])
         runtime.countServerClose(reason: reason)
         if wasLoggingIn {
-            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
-                                                                     message: "server closed the connection during login (\(reason))",
-                                                                     retryable: true))
+            reportLoginFailure(ServerLoginFailure(code: SQLState.connectionFailure,
+                                                  message: "server closed the connection during login (\(reason))", retryable: true))
+        } else if let relay = notificationRelay {
+            relay.listenerClosed(self, reason: reason)
         } else {
             pool.serverClosed(self)
         }
