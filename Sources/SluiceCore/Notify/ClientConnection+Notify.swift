@@ -67,7 +67,7 @@ extension ClientConnection {
     func answerListenLocally() -> Bool {
         guard phase == .idle, notify?.awaited == nil, relaysListen else { return false }
         let available = input.readableBytes
-        guard available > 5, input.byte(at: 0) == Query.typeCode else { return false }
+        guard available > 5, input.byte(at: 0) == Query.typeCode, ListenStatements.mayStart(input.byte(at: 5)) else { return false }
         let scanner = FrameScanner(maxMessageSize: runtime.config.maxPacketSize)
         guard case .message(_, let length) = input.frame(at: 0, available: available, scanner: scanner) else { return false }
         let (text, complete) = queryText(at: 0, length: length, available: available)
@@ -91,8 +91,9 @@ extension ClientConnection {
     /// client's LISTEN waits for the listener: `processIdle` takes no server for it yet.
     var listenHoldsRequest: Bool {
         if notify?.awaited != nil { return true }
-        guard relaysListen, input.byte(at: 0) == Query.typeCode else { return false }
         let available = input.readableBytes
+        guard relaysListen, input.byte(at: 0) == Query.typeCode, available <= 5 || ListenStatements.mayStart(input.byte(at: 5))
+        else { return false }
         let scanner = FrameScanner(maxMessageSize: runtime.config.maxPacketSize)
         guard case .message(_, let length) = input.frame(at: 0, available: available, scanner: scanner) else { return false }
         let (text, complete) = queryText(at: 0, length: length, available: available)

@@ -46,6 +46,16 @@ enum ListenStatements {
         case needMore
     }
 
+    /// Whether a Query whose text starts with `byte` may be a LISTEN/UNLISTEN query: L, U,
+    /// whitespace or the start of a comment. The test every Query pays (inlined, a few compares);
+    /// `prefix` looks further only when it says yes.
+    @inline(__always)
+    static func mayStart(_ byte: UInt8) -> Bool {
+        let lower = byte | 0x20
+        return lower == UInt8(ascii: "l") || lower == UInt8(ascii: "u") || isSpace(byte)
+            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "/")
+    }
+
     /// The cheap test on the relay path: the first word of the text (after whitespace) is LISTEN
     /// or UNLISTEN, or the text starts with a comment. `text` is what has arrived of the Query's
     /// text; `complete`: all of it (then `.needMore` is never the answer). Most queries are

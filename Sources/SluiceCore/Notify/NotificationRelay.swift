@@ -157,8 +157,11 @@ final class NotificationRelay {
         run(hub.tick(now: now))
     }
 
-    func settingsChanged() {
+    /// A reload: new limits; a new upstream URL replaces the listener connection (it reconnects
+    /// to the new upstream and LISTENs again, as after a loss).
+    func settingsChanged(upstreamChanged: Bool) {
         hub.limitsChanged(Self.limits(pool.settings))
+        if upstreamChanged, let listener { listener.close(reason: "config_changed") }
     }
 
     func shutdown() {

@@ -306,15 +306,12 @@ public final class Pool {
         let urlChanged = settings.url != self.settings.url
         self.settings = settings
         interceptsListen = Self.interceptsListen(settings)
-        notifications?.settingsChanged()
         if urlChanged { buildTLSContext() }
+        notifications?.settingsChanged(upstreamChanged: urlChanged)
         run(machine.settingsChanged(settings, now: now, userServers: userServers))
     }
 
-    func retire() {
-        notifications?.shutdown()
-        run(machine.databaseRemoved())
-    }
+    func retire() { run(machine.databaseRemoved()) }
 
     /// PAUSE: stop lending servers; close the idle ones now and the others as they come back.
     func pause() { run(machine.pauseRequested()) }

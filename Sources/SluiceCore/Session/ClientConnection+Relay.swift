@@ -92,7 +92,8 @@ extension ClientConnection {
                         continue
                     }
                 }
-                if type == UInt8(ascii: "Q") && interceptsListen {
+                if type == UInt8(ascii: "Q") && interceptsListen
+                    && (available - position <= 5 || ListenStatements.mayStart(input.byte(at: position + 5))) {
                     // LISTEN/UNLISTEN: Sluice answers in order and the relay listens (Notify/).
                     switch interceptListen(at: position, length: length, available: available, server: server,
                                            tracksSlots: mapStatements, forwardFrom: &forwardFrom) {
