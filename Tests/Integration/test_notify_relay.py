@@ -240,7 +240,7 @@ def test_asyncpg_add_listener(sluice):
 # ---------------------------------------------------------------- transactions
 
 def test_listen_in_a_transaction_takes_effect_at_commit_only(sluice):
-    process, _ = start(sluice, pool_size=2 * WORKERS)
+    process, admin = start(sluice, pool_size=2 * WORKERS)
     client = connect(process)
     notifier = connect(process)
     try:
@@ -268,7 +268,12 @@ def test_listen_in_a_transaction_takes_effect_at_commit_only(sluice):
         client.execute("BEGIN")
         client.execute("LISTEN committed; LISTEN second")
         client.execute("select 1")
+        received = metric(admin, "sluice_notifications_received_total")
         notifier.execute("NOTIFY committed, 'before commit'")
+        # The listener has it before the COMMIT (Sluice decides by what it sees first: a
+        # notification it reads after the COMMIT's answer goes to the client too).
+        support.wait_until(lambda: metric(admin, "sluice_notifications_received_total") > received, 10,
+                           message="the listener got the notification")
         client.execute("COMMIT")
         notifier.execute("NOTIFY committed, 'after commit'")
         notifier.execute("NOTIFY second, 'second'")
