@@ -315,6 +315,35 @@ def test_notifications_wait_for_the_end_of_the_subscribers_transaction(sluice):
         notifier.close()
 
 
+def test_a_client_keeping_its_server_gets_notifications_between_transactions(sluice, pg):
+    """A client pinned to its server (session state, a temp table here) holds it between
+    transactions: notifications go to it there, never inside a transaction. Needs a Sluice that
+    pins (the session-state pinning change); skipped by one that does not."""
+    process, admin = start(sluice, pool_size=2 * WORKERS)
+    if not any(name == "sluice_clients_pinned" for name, _ in metrics(admin)):
+        pytest.skip("this Sluice does not pin clients to their server")
+    client = connect(process)
+    notifier = connect(process)
+    try:
+        client.execute("create temp table notify_pinned (x int)")
+        client.execute("LISTEN pinned_ch")
+        support.wait_until(lambda: any(state == "idle" and query == 'LISTEN "pinned_ch"'
+                                       for _, state, query in listener_backends(pg, process)), 10,
+                           message="the listener LISTENs")
+        notifier.execute("NOTIFY pinned_ch, 'p1'")
+        assert [p for _, p, _ in receive(client, 1)] == ["p1"]
+        client.execute("BEGIN")
+        client.execute("select 1")
+        notifier.execute("NOTIFY pinned_ch, 'p2'")
+        assert nothing_arrives(client, 0.3) == []
+        client.execute("COMMIT")
+        assert [p for _, p, _ in receive(client, 1)] == ["p2"]
+        assert client.execute("select count(*) from notify_pinned").fetchone() == (0,), "still on its server"
+    finally:
+        client.close()
+        notifier.close()
+
+
 # ---------------------------------------------------------------- unsubscribing
 
 def test_unlisten_and_leaving_unsubscribe(sluice, pg):

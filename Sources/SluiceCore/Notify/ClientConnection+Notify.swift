@@ -200,11 +200,14 @@ extension ClientConnection {
 
     // MARK: delivery
 
-    /// Holds no server (PostgreSQL delivers outside transactions only) and its socket is not backed up.
+    /// Outside a transaction (PostgreSQL delivers only there) with its socket not backed up: it
+    /// holds no server, or keeps one between transactions (a client pinned to its server, or a
+    /// server not given back yet) with nothing in flight and the stream at a message boundary.
     var canReceiveNotifications: Bool {
         guard !socket.hasPendingWrites else { return false }
         switch phase {
         case .idle, .waiting: return true
+        case .linked: return !session.unsynced && (server?.isIdleBetweenTransactions ?? false)
         default: return false
         }
     }

@@ -2,6 +2,13 @@
 import PostgresWire
 
 extension ServerConnection {
+    /// Linked and relaying, outside a transaction block, nothing owed or half-sent: a notification
+    /// may go to its client now (a client that keeps its server between transactions).
+    var isIdleBetweenTransactions: Bool {
+        guard case .linked = state, client != nil else { return false }
+        return transactionStatus == .idle && pendingReadyForQuery == 0 && passthrough == 0 && !session.tracksRequests
+    }
+
     /// The listener's messages, read whole: notifications go to the relay, and so do the replies to
     /// its LISTEN/UNLISTEN batches (an ErrorResponse, then ReadyForQuery). A FATAL closes it (the
     /// relay reconnects).

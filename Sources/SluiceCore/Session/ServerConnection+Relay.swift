@@ -240,6 +240,8 @@ extension ServerConnection {
         } else {
             input.compact()
             updateInterest()
+            // A client that keeps its server between transactions gets what waited for it (Notify/).
+            if client.notify != nil { client.deliverNotifications() }
         }
     }
 }
