@@ -101,26 +101,27 @@ struct NotificationHub {
         var isEmpty: Bool { channels.isEmpty && pending.isEmpty && pendingHolds.isEmpty && awaiting == nil && queue.isEmpty }
     }
 
-    private(set) var limits: Limits
-    private(set) var stats = Stats()
+    // The state below is written only by the hub's own events (here and in NotificationHub+Listener.swift).
+    var limits: Limits
+    var stats = Stats()
     /// Committed subscribers of each channel (delivery reads this).
-    private(set) var subscribers: [String: Set<ClientID>] = [:]
+    var subscribers: [String: Set<ClientID>] = [:]
     /// For each wanted channel: subscribers plus pending holds.
-    private(set) var wanted: [String: Int] = [:]
-    private(set) var clients: [ClientID: Subscriber] = [:]
+    var wanted: [String: Int] = [:]
+    var clients: [ClientID: Subscriber] = [:]
     /// Clients with a query awaiting the listener, in arrival order.
-    private(set) var awaitingOrder: [ClientID] = []
+    var awaitingOrder: [ClientID] = []
 
-    private(set) var phase: ListenerPhase = .closed
+    var phase: ListenerPhase = .closed
     /// Channels the current listener connection has confirmed (LISTEN done, UNLISTEN not).
-    private(set) var listened: Set<String> = []
+    var listened: Set<String> = []
     /// The batch sent and not answered yet.
-    private(set) var inFlight: (listen: [String], unlisten: [String])?
+    var inFlight: (listen: [String], unlisten: [String])?
     /// Failed attempts (logins or connections that did not last) since the listener last held.
-    private(set) var failures = 0
-    private(set) var lastFailure: String?
+    var failures = 0
+    var lastFailure: String?
     /// Loop time the current connection logged in.
-    private(set) var readySince: UInt64 = 0
+    var readySince: UInt64 = 0
 
     /// A connection that stayed up this long before it was lost starts the backoff afresh.
     static let stableAfter: UInt64 = 30_000
@@ -296,160 +297,10 @@ struct NotificationHub {
                       hint: "Read notifications promptly and keep transactions short on connections that LISTEN, or raise notify_queue_limit / notify_queue_bytes.")
     }
 
-    // MARK: the listener connection
-
-    /// The listener logged in: send the first batch.
-    mutating func listenerConnected(now: UInt64) -> [Action] {
-        guard phase == .connecting else { return [] }
-        phase = .ready
-        readySince = now
-        listened = []
-        inFlight = nil
-        var actions: [Action] = []
-        work(&actions)
-        return actions
-    }
-
-    /// The listener's login failed. `retryable`: worth another attempt (else waiting LISTENs fail now).
-    mutating func listenerLoginFailed(reason: String, retryable: Bool, jitter: Double, now: UInt64) -> [Action] {
-        guard phase == .connecting else { return [] }
-        lastFailure = reason
-        failures += 1
-        var actions: [Action] = []
-        if !retryable {
-            for client in awaitingOrder {
-                actions.append(.failListen(client, ErrorResponse(
-                    severity: .error, code: SQLState.connectionFailure, message: "could not LISTEN: the notification listener could not log in: \(reason)")))
-                dropAwaiting(client)
-            }
-        }
-        lostConnection(&actions, jitter: jitter, now: now)
-        return actions
-    }
-
-    /// The listener connection closed after login (killed, upstream restart, idle timeout): every
-    /// LISTEN is gone with it; it reconnects with backoff and LISTENs to every wanted channel again.
-    /// Notifications sent meanwhile are lost, as for a PostgreSQL session that reconnects.
-    mutating func listenerLost(reason: String, jitter: Double, now: UInt64) -> [Action] {
-        guard phase == .ready || phase == .connecting else { return [] }
-        if phase == .ready {
-            stats.listenerLosses += 1
-            if now &- readySince >= Self.stableAfter { failures = 0 }
-        }
-        lastFailure = reason
-        failures += 1
-        var actions: [Action] = []
-        lostConnection(&actions, jitter: jitter, now: now)
-        return actions
-    }
-
-    /// The batch in flight finished: `error` nil when every statement took effect (the batch is one
-    /// implicit transaction, so on an error none did, and the connection is replaced).
-    mutating func listenerBatchFinished(error: ErrorResponse?, jitter: Double, now: UInt64) -> [Action] {
-        guard phase == .ready, let batch = inFlight else { return [] }
-        inFlight = nil
-        var actions: [Action] = []
-        if let error {
-            lastFailure = "\(error.code ?? "?") \(error.message ?? "")"
-            failures += 1
-            actions.append(.closeListener(reason: "listen_failed"))
-            lostConnection(&actions, jitter: jitter, now: now)
-            return actions
-        }
-        lastFailure = nil
-        for channel in batch.listen { listened.insert(channel) }
-        for channel in batch.unlisten { listened.remove(channel) }
-        resolveAwaiting(&actions)
-        work(&actions)
-        return actions
-    }
-
-    mutating func reconnectTimerFired(now: UInt64) -> [Action] {
-        guard phase == .waitingToReconnect else { return [] }
-        if wanted.isEmpty {
-            phase = .closed
-            return []
-        }
-        phase = .connecting
-        stats.reconnects += 1
-        return [.openListener(reconnect: true)]
-    }
-
-    mutating func graceTimerFired(now: UInt64) -> [Action] {
-        guard phase == .ready, wanted.isEmpty, listened.isEmpty, inFlight == nil else { return [] }
-        phase = .closed
-        return [.closeListener(reason: "notify_idle")]
-    }
-
-    /// The pool is going away: close the listener, forget everyone.
-    mutating func shutdown() -> [Action] {
-        let open = listenerOpen
-        phase = .closed
-        listened = []
-        inFlight = nil
-        subscribers = [:]
-        wanted = [:]
-        clients = [:]
-        awaitingOrder = []
-        return open ? [.closeListener(reason: "shutdown")] : []
-    }
-
     // MARK: steps
 
-    /// Brings the listener toward the wanted channels: open it, send the next batch, or (nothing
-    /// wanted, nothing listened) let it go after the grace period.
-    private mutating func work(_ actions: inout [Action]) {
-        switch phase {
-        case .closed:
-            if !wanted.isEmpty {
-                phase = .connecting
-                actions.append(.openListener(reconnect: false))
-            }
-        case .connecting, .waitingToReconnect:
-            break
-        case .ready:
-            guard inFlight == nil else { return }
-            let listen = wanted.keys.filter { !listened.contains($0) }.sorted()
-            let unlisten = listened.filter { wanted[$0] == nil }.sorted()
-            if listen.isEmpty && unlisten.isEmpty {
-                if wanted.isEmpty { actions.append(.scheduleGrace(afterMilliseconds: Self.graceMilliseconds)) }
-                return
-            }
-            inFlight = (listen, unlisten)
-            let statements = listen.map { "LISTEN " + ListenStatements.quoted($0) }
-                + unlisten.map { "UNLISTEN " + ListenStatements.quoted($0) }
-            actions.append(.sendListenerQuery(statements.joined(separator: ";")))
-        }
-    }
-
-    /// The connection is gone: nothing is listened; try again after a backoff while channels are wanted.
-    private mutating func lostConnection(_ actions: inout [Action], jitter: Double, now: UInt64) {
-        listened = []
-        inFlight = nil
-        guard !wanted.isEmpty else {
-            phase = .closed
-            return
-        }
-        phase = .waitingToReconnect
-        let exponent = min(max(failures - 1, 0), 16)
-        let base = min(Self.firstReconnectDelay << UInt64(exponent), max(limits.maxReconnectDelay, Self.firstReconnectDelay))
-        actions.append(.scheduleReconnect(afterMilliseconds: UInt64(Double(base) * jitter)))
-    }
-
-    /// Queries whose channels are all listened now take effect, in arrival order.
-    private mutating func resolveAwaiting(_ actions: inout [Action]) {
-        guard !awaitingOrder.isEmpty else { return }
-        for client in awaitingOrder {
-            guard let subscriber = clients[client], let ops = subscriber.awaiting,
-                  subscriber.awaitingHolds.allSatisfy({ listened.contains($0) }) else { continue }
-            apply(ops, to: client)
-            dropAwaiting(client)
-            actions.append(.answerListen(client))
-        }
-    }
-
     /// Forgets the client's query awaiting the listener (its holds released).
-    private mutating func dropAwaiting(_ client: ClientID) {
+    mutating func dropAwaiting(_ client: ClientID) {
         awaitingOrder.removeAll { $0 == client }
         guard var subscriber = clients[client], subscriber.awaiting != nil else { return }
         let holds = subscriber.awaitingHolds
@@ -460,7 +311,7 @@ struct NotificationHub {
         forgetIfEmpty(client)
     }
 
-    private func listenedChannels(_ ops: [ListenOp]) -> [String] {
+    func listenedChannels(_ ops: [ListenOp]) -> [String] {
         var seen = Set<String>()
         var channels: [String] = []
         for case .listen(let channel) in ops where seen.insert(channel).inserted { channels.append(channel) }
@@ -468,12 +319,12 @@ struct NotificationHub {
     }
 
     /// The batch in flight UNLISTENs `channel` (so `listened` says yes for a moment longer).
-    private func inFlightUnlistens(_ channel: String) -> Bool {
+    func inFlightUnlistens(_ channel: String) -> Bool {
         inFlight?.unlisten.contains(channel) ?? false
     }
 
     /// The channel limit: the query's new channels must fit beside the wanted ones.
-    private func limitRefusal(for ops: [ListenOp]) -> ErrorResponse? {
+    func limitRefusal(for ops: [ListenOp]) -> ErrorResponse? {
         let added = listenedChannels(ops).filter { wanted[$0] == nil }.count
         guard added > 0, wanted.count + added > limits.maxChannels else { return nil }
         return ErrorResponse(severity: .error, code: SQLState.programLimitExceeded,
@@ -481,7 +332,7 @@ struct NotificationHub {
                              hint: "Use fewer channels (a channel per entity can often be one channel with the id in the payload), or raise notify_max_channels.")
     }
 
-    private mutating func apply(_ ops: [ListenOp], to client: ClientID) {
+    mutating func apply(_ ops: [ListenOp], to client: ClientID) {
         var subscriber = clients[client] ?? Subscriber()
         for op in ops {
             switch op {
@@ -501,22 +352,22 @@ struct NotificationHub {
         forgetIfEmpty(client)
     }
 
-    private mutating func unsubscribe(_ client: ClientID, from channel: String) {
+    mutating func unsubscribe(_ client: ClientID, from channel: String) {
         subscribers[channel]?.remove(client)
         if subscribers[channel]?.isEmpty == true { subscribers[channel] = nil }
         release(channel)
     }
 
-    private mutating func hold(_ channel: String) {
+    mutating func hold(_ channel: String) {
         wanted[channel, default: 0] += 1
     }
 
-    private mutating func release(_ channel: String) {
+    mutating func release(_ channel: String) {
         guard let count = wanted[channel] else { return }
         wanted[channel] = count > 1 ? count - 1 : nil
     }
 
-    private mutating func remove(_ client: ClientID) {
+    mutating func remove(_ client: ClientID) {
         guard let subscriber = clients[client] else { return }
         awaitingOrder.removeAll { $0 == client }
         for channel in subscriber.channels { unsubscribe(client, from: channel) }
@@ -524,7 +375,7 @@ struct NotificationHub {
         clients[client] = nil
     }
 
-    private mutating func forgetIfEmpty(_ client: ClientID) {
+    mutating func forgetIfEmpty(_ client: ClientID) {
         if clients[client]?.isEmpty == true { clients[client] = nil }
     }
 }
