@@ -20,6 +20,8 @@ public struct DatabaseConfig: Sendable, Equatable {
     public var reservePoolSize: Int?
     /// `max_replica_lag`: overrides the global one for this database's standbys.
     public var maxReplicaLag: Double?
+    /// `notify_relay`: overrides the global `notify_relay` for this database.
+    public var notifyRelay: Bool?
 
     public init(name: String, url: UpstreamURL, poolSize: Int? = nil, minPoolSize: Int? = nil, poolMode: PoolMode? = nil) {
         self.name = name
@@ -45,6 +47,7 @@ public struct DatabaseConfig: Sendable, Equatable {
         .init("max_db_connections", \.maxDBConnections, .integer(0...100_000)),
         .init("reserve_pool_size", \.reservePoolSize, .integer(0...10_000)),
         .init("max_replica_lag", \.maxReplicaLag, .seconds(0...86_400)),
+        .init("notify_relay", \.notifyRelay, .boolean),
     ]
 
     /// Names clients cannot use for a database: they reach the admin console.

@@ -81,6 +81,16 @@ public struct SluiceConfig: Sendable, Equatable {
     /// `max_prepared_statements`: named statements kept per server connection in transaction mode
     /// (least recently used evicted); 0 turns statement mapping off.
     public var maxPreparedStatements: Int
+    /// `notify_relay`: in transaction mode, Sluice answers LISTEN/UNLISTEN queries itself and relays
+    /// notifications from one listener connection per pool (per database too); false runs them on
+    /// the client's server as before.
+    public var notifyRelay: Bool
+    /// `notify_queue_limit` / `notify_queue_bytes`: notifications (and their bytes) kept for one
+    /// client that cannot take them yet; past either, the client is closed with 54000.
+    public var notifyQueueLimit: Int
+    public var notifyQueueBytes: Int
+    /// `notify_max_channels`: channels one pool may LISTEN to; a LISTEN past it gets 54000.
+    public var notifyMaxChannels: Int
     /// `metrics_application_limit`: application_name values with series of their own in the
     /// per-application metrics (the busiest ones; the rest are `other`). Read at start only.
     public var metricsApplicationLimit: Int
@@ -141,6 +151,10 @@ public struct SluiceConfig: Sendable, Equatable {
         adminListen = nil
         maxPreparedStatements = 0
         metricsApplicationLimit = 0
+        notifyRelay = true
+        notifyQueueLimit = 0
+        notifyQueueBytes = 0
+        notifyMaxChannels = 0
         maxDBClientConnections = 0
         maxUserClientConnections = 0
         maxClientConnPerAddress = 0
@@ -203,6 +217,10 @@ extension SluiceConfig {
     public func reservePoolSize(for db: DatabaseConfig) -> Int { db.reservePoolSize ?? reservePoolSize }
     public func maxUserClientConnections(for user: String) -> Int { users[user]?.maxUserClientConnections ?? maxUserClientConnections }
     public func maxUserConnections(for user: String) -> Int { users[user]?.maxUserConnections ?? maxUserConnections }
+
+    /// Whether LISTEN/UNLISTEN of `db`'s clients go to the notification relay (transaction mode only):
+    /// its own `notify_relay`, else the global one.
+    public func notifyRelay(for db: DatabaseConfig) -> Bool { db.notifyRelay ?? notifyRelay }
 
     /// How servers of `db` are lent out: its own `pool_mode`, else the global one.
     public func poolMode(for db: DatabaseConfig) -> PoolMode {

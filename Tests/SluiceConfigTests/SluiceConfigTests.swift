@@ -25,6 +25,10 @@ final class SluiceConfigTests: XCTestCase {
         XCTAssertEqual(config.logLevel, .info)
         XCTAssertNil(config.adminListen)
         XCTAssertEqual(config.metricsApplicationLimit, 20)
+        XCTAssertTrue(config.notifyRelay)
+        XCTAssertEqual(config.notifyQueueLimit, 1000)
+        XCTAssertEqual(config.notifyQueueBytes, 1_048_576)
+        XCTAssertEqual(config.notifyMaxChannels, 1000)
         XCTAssertEqual(config.databases, [:])
         XCTAssertEqual(config.users, [:])
         XCTAssertNil(config.sourcePath)
@@ -54,6 +58,36 @@ final class SluiceConfigTests: XCTestCase {
 
         let small = DatabaseConfig(name: "d", url: url, poolSize: 2)
         XCTAssertEqual(config.minPoolSize(for: small), 2, "the global minimum is capped by the pool size")
+    }
+
+    func testNotifyRelayIsGlobalWithAPerDatabaseOverride() throws {
+        let config = try XCTUnwrap(parsed("""
+            [sluice]
+            notify_relay = false
+            notify_queue_limit = 50
+            notify_queue_bytes = 65536
+            notify_max_channels = 10
+            [databases.app]
+            url = "postgresql://u@h/app"
+            notify_relay = true
+            [databases.other]
+            url = "postgresql://u@h/other"
+            """))
+        XCTAssertFalse(config.notifyRelay)
+        XCTAssertEqual(config.notifyQueueLimit, 50)
+        XCTAssertEqual(config.notifyQueueBytes, 65536)
+        XCTAssertEqual(config.notifyMaxChannels, 10)
+        XCTAssertTrue(config.notifyRelay(for: try XCTUnwrap(config.databases["app"])))
+        XCTAssertFalse(config.notifyRelay(for: try XCTUnwrap(config.databases["other"])))
+        let fromEnvironment = try XCTUnwrap(parsed(minimalDatabase, environment: [
+            "SLUICE_NOTIFY_RELAY": "false", "SLUICE_DATABASES__app__NOTIFY_RELAY": "true", "SLUICE_NOTIFY_QUEUE_LIMIT": "7"]))
+        XCTAssertFalse(fromEnvironment.notifyRelay)
+        XCTAssertEqual(fromEnvironment.databases["app"]?.notifyRelay, true)
+        XCTAssertEqual(fromEnvironment.notifyQueueLimit, 7)
+        XCTAssertEqual(refusals("[sluice]\nnotify_queue_limit = 0\nnotify_queue_bytes = 100\n" + minimalDatabase), [
+            "sluice.toml: sluice.notify_queue_bytes: must be between 1024 and 1073741824, got 100",
+            "sluice.toml: sluice.notify_queue_limit: must be between 1 and 1000000, got 0",
+        ])
     }
 
     func testPrintingAConfigNeverShowsPasswords() throws {

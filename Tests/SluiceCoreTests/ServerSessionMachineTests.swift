@@ -120,6 +120,7 @@ private struct Script {
         case .sendParseComplete: return "ParseComplete"
         case .sendCloseComplete: return "CloseComplete"
         case .sendDeallocateComplete(let status): return "DEALLOCATE \(Character(UnicodeScalar(status.rawValue)))"
+        case .sendListenComplete(let status): return "LISTEN \(Character(UnicodeScalar(status.rawValue)))"
         case .endTransaction: return "end"
         }
     }
@@ -189,6 +190,29 @@ final class ServerSessionMachineTests: XCTestCase {
         XCTAssertEqual(s.queue(.syntheticDeallocate), "answers")
         XCTAssertEqual(s.answers(), ["DEALLOCATE T"])
         XCTAssertEqual(s.state, "pending=0 status=T slots=0 statements=1")
+    }
+
+    func testListenAnswersComeInOrderWithTheStatusOfTheirTurn() {
+        var s = Script()
+        // Inside a transaction block, nothing in flight: answered at once with 'T', nothing ends.
+        XCTAssertEqual(s.query(), "none")
+        XCTAssertEqual(s.ready("T"), "forward 0ms")
+        XCTAssertEqual(s.queue(.syntheticListen), "answers")
+        XCTAssertEqual(s.answers(), ["LISTEN T"])
+        // Behind a query that fails the transaction: the answer waits for its ReadyForQuery and
+        // reports 'E' (the client then sends 25P02, as PostgreSQL would).
+        XCTAssertEqual(s.query(), "none")
+        XCTAssertEqual(s.queue(.syntheticListen), "none")
+        XCTAssertEqual(s.answers(), [])
+        XCTAssertEqual(s.error(), "none")
+        XCTAssertEqual(s.ready("E"), "forward+answer 0ms")
+        XCTAssertEqual(s.answers(), ["LISTEN E"])
+        // Behind the ROLLBACK: status 'I', and the transaction ends after the answer.
+        XCTAssertEqual(s.query(), "none")
+        XCTAssertEqual(s.queue(.syntheticListen), "none")
+        XCTAssertEqual(s.ready("I"), "forward+answer 0ms applied")
+        XCTAssertEqual(s.answers(), ["LISTEN I", "end"])
+        XCTAssertEqual(s.state, "pending=0 status=I slots=0 statements=0")
     }
 
     func testErrorSkipsToTheNextSyncAndForgetsTheFailedClientParses() {

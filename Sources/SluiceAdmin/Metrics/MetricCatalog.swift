@@ -28,6 +28,12 @@ enum MetricCatalog {
         help: "Client connections by application_name (the metrics_application_limit largest groups; the rest as other).")
     static let oldestClientAge = MetricName(name: "sluice_oldest_client_age_seconds",
                                             help: "Age in seconds of the longest-connected client of the database.")
+    static let notifyChannels = MetricName(name: "sluice_notify_channels",
+                                           help: "LISTEN channels the notification relay listens to for the database (subscribed or pending).")
+    static let notifySubscribers = MetricName(name: "sluice_notify_subscribers",
+                                              help: "Clients subscribed to at least one channel through the notification relay.")
+    static let notifyListeners = MetricName(name: "sluice_notify_listener_connections",
+                                            help: "Notification listener connections open (application_name sluice-listener; one per worker at most).")
     static let up = MetricName(name: "sluice_up", help: "1 while Sluice is running.")
     static let maxClientConn = MetricName(name: "sluice_max_client_conn", help: "Configured max_client_conn.")
 
@@ -75,6 +81,16 @@ enum MetricCatalog {
                                                help: "Distinct statements given a shared server-side name (transaction mode).")
     static let statementParses = MetricName(name: "sluice_prepared_statement_parses_total",
                                             help: "Parse messages sent to servers for shared statements.")
+    static let notificationsReceived = MetricName(name: "sluice_notifications_received_total",
+                                                  help: "Notifications the relay's listener connection received.")
+    static let notificationsDelivered = MetricName(name: "sluice_notifications_delivered_total",
+                                                   help: "Notifications the relay wrote to subscribed clients.")
+    static let notificationsDropped = MetricName(name: "sluice_notifications_dropped_total",
+                                                 help: "Notifications discarded with clients closed for a full queue (notify_queue_limit, notify_queue_bytes).")
+    static let notifyQueueOverflows = MetricName(name: "sluice_notify_queue_overflows_total",
+                                                 help: "Clients closed because notifications waiting for them passed notify_queue_limit or notify_queue_bytes.")
+    static let notifyListenerReconnects = MetricName(name: "sluice_notify_listener_reconnects_total",
+                                                     help: "Notification listener connections reopened after a loss or a failed login.")
     static let leakSuspectsTotal = MetricName(name: "sluice_leak_suspects_total",
                                               help: "Clients that became leak suspects (counted once per hold).")
 

@@ -49,6 +49,11 @@ enum SnapshotCounters {
                 add(MetricCatalog.serverResets, database + [("reason", reason)], source: source + ":reset:" + reason,
                     stats.serverResets[reason] ?? 0)
             }
+            add(MetricCatalog.notificationsReceived, database, source: source, stats.notificationsReceived)
+            add(MetricCatalog.notificationsDelivered, database, source: source, stats.notificationsDelivered)
+            add(MetricCatalog.notificationsDropped, database, source: source, stats.notificationsDropped)
+            add(MetricCatalog.notifyQueueOverflows, database, source: source, stats.notifyQueueOverflows)
+            add(MetricCatalog.notifyListenerReconnects, database, source: source, stats.notifyListenerReconnects)
         }
         let totals = snapshot.totals
         add(MetricCatalog.clientsAccepted, [], source: "runtime", totals.clientsAccepted)

@@ -39,6 +39,12 @@ enum SnapshotGauges {
                 add(MetricCatalog.replicaLag, [("database", pool.database), ("host", host)], seconds)
             }
         }
+        for pool in snapshot.pools {
+            let database = [("database", pool.database)]
+            add(MetricCatalog.notifyChannels, database, Double(pool.notifyChannels))
+            add(MetricCatalog.notifySubscribers, database, Double(pool.notifySubscribers))
+            add(MetricCatalog.notifyListeners, database, Double(pool.notifyListeners))
+        }
 
         var suspects: [String: Int] = [:]
         for client in snapshot.leakSuspects where databases.contains(client.database) {

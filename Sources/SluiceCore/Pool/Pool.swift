@@ -31,12 +31,17 @@ public final class Pool {
     /// Client-side TLS context for this upstream (nil for sslmode=disable), or why it could not be built.
     private(set) var upstreamTLSContext: TLSContext?
     private(set) var upstreamTLSError: String?
+    /// Transaction mode with `notify_relay`: clients' LISTEN/UNLISTEN queries go to `notifications`.
+    private(set) var interceptsListen: Bool
+    /// The LISTEN/NOTIFY relay, made at the first LISTEN (Notify/NotificationRelay.swift).
+    private(set) var notifications: NotificationRelay?
 
     init(settings: PoolSettings, runtime: ProxyRuntime) {
         self.settings = settings
         self.runtime = runtime
         self.machine = PoolStateMachine(settings: settings)
         self.metrics = PoolMetrics(database: settings.database)
+        self.interceptsListen = Self.interceptsListen(settings)
         buildTLSContext()
         scheduleJanitor()
     }
@@ -62,6 +67,13 @@ public final class Pool {
         var stats = machine.stats
         stats.add(traffic)
         stats.statementsPrepared = statementNames.named
+        if let relay = notifications?.hub.stats {
+            stats.notificationsReceived = relay.received
+            stats.notificationsDelivered = relay.delivered
+            stats.notificationsDropped = relay.dropped
+            stats.notifyQueueOverflows = relay.overflows
+            stats.notifyListenerReconnects = relay.reconnects
+        }
         return stats
     }
     /// The servers' connections, for the admin console and metrics.
@@ -299,7 +311,9 @@ public final class Pool {
     func update(settings: PoolSettings) {
         let urlChanged = settings.url != self.settings.url
         self.settings = settings
+        interceptsListen = Self.interceptsListen(settings)
         if urlChanged { buildTLSContext() }
+        notifications?.settingsChanged(upstreamChanged: urlChanged)
         run(machine.settingsChanged(settings, now: now, userServers: userServers))
     }
 
@@ -318,6 +332,7 @@ public final class Pool {
         janitorTimer?.cancel()
         retryTimer?.cancel()
         reserveTimer?.cancel()
+        notifications?.shutdown()
         run(machine.shutdownRequested())
     }
 
@@ -328,7 +343,32 @@ public final class Pool {
     }
 
     /// Once a second: close servers idle too long or past their lifetime, keeping `min_pool_size`.
-    func janitor() { run(machine.janitorTick(now: now, userServers: userServers)) }
+    func janitor() {
+        notifications?.tick()
+        run(machine.janitorTick(now: now, userServers: userServers))
+    }
+
+    // MARK: LISTEN/NOTIFY relay
+
+    private static func interceptsListen(_ settings: PoolSettings) -> Bool {
+        settings.mode == .transaction && settings.notifyRelay
+    }
+
+    /// The relay, made on first use.
+    func notificationRelay() -> NotificationRelay {
+        if let notifications { return notifications }
+        let relay = NotificationRelay(pool: self)
+        notifications = relay
+        return relay
+    }
+
+    /// The notification listener's servers (0 or 1): counted for `max_db_connections` and `max_user_connections`.
+    var listenerServerCount: Int { notifications?.serverCount ?? 0 }
+
+    /// The relay opened or closed its listener connection.
+    func listenerServersChanged() {
+        run(machine.listenerServersChanged(listenerServerCount, now: now, userServers: userServers))
+    }
 
     // MARK: traffic counters
 

@@ -27,6 +27,11 @@ public struct PoolSettings: Sendable {
     public var maxQueueLength: Int
     public var serverCheckDelay: Double
     public var serverCheckQuery: String
+    /// LISTEN/NOTIFY relay (`notify_relay`, per database too) and its bounds.
+    public var notifyRelay: Bool
+    public var notifyQueueLimit: Int
+    public var notifyQueueBytes: Int
+    public var notifyMaxChannels: Int
 
     public init(config: SluiceConfig, database db: DatabaseConfig) {
         database = db.name
@@ -51,6 +56,10 @@ public struct PoolSettings: Sendable {
         maxQueueLength = config.maxQueueLength
         serverCheckDelay = config.serverCheckDelay
         serverCheckQuery = config.serverCheckQuery
+        notifyRelay = config.notifyRelay(for: db)
+        notifyQueueLimit = config.notifyQueueLimit
+        notifyQueueBytes = config.notifyQueueBytes
+        notifyMaxChannels = config.notifyMaxChannels
     }
 }
 

@@ -4,14 +4,15 @@ import SluiceConfig
 
 extension PoolStateMachine {
     /// Servers this pool may have now: `pool_size`, plus `reserve_pool_size` while a client has
-    /// waited at least `reserve_pool_timeout`, never above `max_db_connections`.
+    /// waited at least `reserve_pool_timeout`, never above `max_db_connections` less the
+    /// notification listener (but always at least one).
     var serverCapacity: Int {
         var capacity = settings.poolSize
         if settings.reservePoolSize > 0, let oldest = oldestWaitStart,
            Double(now &- oldest) >= settings.reservePoolTimeout * 1000 {
             capacity += settings.reservePoolSize
         }
-        if settings.maxDBConnections > 0 { capacity = min(capacity, settings.maxDBConnections) }
+        if settings.maxDBConnections > 0 { capacity = min(capacity, max(settings.maxDBConnections - listenerServers, 1)) }
         return capacity
     }
 

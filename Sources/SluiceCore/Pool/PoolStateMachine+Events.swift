@@ -294,4 +294,14 @@ extension PoolStateMachine {
         serveWaiters(&actions)
         return actions
     }
+
+    /// The pool's notification listener opened or closed (`count` 0 or 1): it counts against
+    /// `max_db_connections` (never leaving the pool less than one server), outside `pool_size`.
+    mutating func listenerServersChanged(_ count: Int, now: UInt64, userServers: Int) -> Actions {
+        begin(now: now, userServers: userServers)
+        listenerServers = count
+        var actions = Actions()
+        openServersIfNeeded(&actions)
+        return actions
+    }
 }

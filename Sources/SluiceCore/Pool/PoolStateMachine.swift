@@ -145,6 +145,8 @@ struct PoolStateMachine {
     var now: UInt64 = 0
     /// Servers of the same upstream user in other pools of this runtime (for `max_user_connections`).
     var otherUserServers = 0
+    /// The notification listener's connection (0 or 1): inside `max_db_connections`, outside `pool_size`.
+    var listenerServers = 0
 
     init(settings: PoolSettings) {
         self.settings = settings

@@ -35,6 +35,13 @@ public struct PoolStats: Sendable {
     public var hostsPassedOver: [String: UInt64] = [:]
     /// Times a standby went over `max_replica_lag` (and stopped getting new transactions).
     public var replicaLagExclusions: UInt64 = 0
+    /// LISTEN/NOTIFY relay: notifications the listener received, written to clients, and discarded
+    /// with clients closed for a full queue; those clients; listener connections reopened after a loss or failure.
+    public var notificationsReceived: UInt64 = 0
+    public var notificationsDelivered: UInt64 = 0
+    public var notificationsDropped: UInt64 = 0
+    public var notifyQueueOverflows: UInt64 = 0
+    public var notifyListenerReconnects: UInt64 = 0
 }
 
 func formatSeconds(_ s: Double) -> String {

@@ -76,7 +76,10 @@ extension ProxyRuntime {
                 serversLogin: byState["login", default: 0],
                 maxWaitSeconds: pool.oldestWaitStart.map { Double(now &- $0) / 1000 } ?? 0,
                 stats: pool.stats, lastConnectError: pool.lastConnectFailure?.description,
-                replicaLag: Dictionary(pool.replicaLag.map { ("\($0.key)", $0.value.seconds) }, uniquingKeysWith: { a, _ in a })))
+                replicaLag: Dictionary(pool.replicaLag.map { ("\($0.key)", $0.value.seconds) }, uniquingKeysWith: { a, _ in a }),
+                notifyChannels: pool.notifications?.hub.channelCount ?? 0,
+                notifySubscribers: pool.notifications?.hub.subscriberCount ?? 0,
+                notifyListeners: pool.listenerServerCount))
         }
         var snapshot = ProxySnapshot(version: sluiceVersion, startedAt: startedAtUnix, takenAt: Date().timeIntervalSince1970,
                                      paused: pools.values.contains { $0.paused }, shuttingDown: shuttingDown, config: config,

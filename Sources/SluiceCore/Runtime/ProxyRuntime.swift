@@ -264,7 +264,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Server connections to one upstream user across all pools (for `max_user_connections`).
     func serverCount(upstreamUser: String) -> Int {
-        pools.values.reduce(0) { $0 + ($1.settings.url.user == upstreamUser ? $1.serverCount : 0) }
+        pools.values.reduce(0) { $0 + ($1.settings.url.user == upstreamUser ? $1.serverCount + $1.listenerServerCount : 0) }
     }
 
     func clientLoggedIn(_ client: ClientConnection) {

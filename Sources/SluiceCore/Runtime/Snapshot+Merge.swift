@@ -48,6 +48,9 @@ extension PoolSnapshot {
         serversTested += other.serversTested
         serversLogin += other.serversLogin
         maxWaitSeconds = max(maxWaitSeconds, other.maxWaitSeconds)
+        notifyChannels += other.notifyChannels
+        notifySubscribers += other.notifySubscribers
+        notifyListeners += other.notifyListeners
         stats.add(other.stats)
         if lastConnectError == nil { lastConnectError = other.lastConnectError }
     }
@@ -78,6 +81,11 @@ extension PoolStats {
         serverResets.merge(other.serverResets, uniquingKeysWith: +)
         hostsPassedOver.merge(other.hostsPassedOver, uniquingKeysWith: +)
         replicaLagExclusions += other.replicaLagExclusions
+        notificationsReceived += other.notificationsReceived
+        notificationsDelivered += other.notificationsDelivered
+        notificationsDropped += other.notificationsDropped
+        notifyQueueOverflows += other.notifyQueueOverflows
+        notifyListenerReconnects += other.notifyListenerReconnects
     }
 }
 

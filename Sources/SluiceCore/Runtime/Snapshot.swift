@@ -68,6 +68,12 @@ public struct PoolSnapshot: Sendable {
     public var lastConnectError: String?
     /// Each standby host's last measured replication lag in seconds, by `host:port` (`max_replica_lag`).
     public var replicaLag: [String: Double] = [:]
+    /// LISTEN/NOTIFY relay: channels wanted (subscribed, or a LISTEN pending), clients subscribed to
+    /// at least one, listener connections open (one per worker's pool at most). Per worker's pool,
+    /// summed when workers merge (a channel listened by two workers counts twice).
+    public var notifyChannels = 0
+    public var notifySubscribers = 0
+    public var notifyListeners = 0
 }
 
 /// One client connection.

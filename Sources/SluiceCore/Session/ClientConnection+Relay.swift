@@ -50,6 +50,7 @@ extension ClientConnection {
         let mapStatements = server.tracksStatements
         let sessionMode = pool?.settings.mode == .session
         let captureQueries = runtime.config.logLeakQueries
+        let interceptsListen = relaysListen
         let now = runtime.loop.now
         let available = input.readableBytes
         var position = input.skipPassthrough(&passthrough, available: available)
@@ -88,6 +89,20 @@ extension ClientConnection {
                         position += total
                         forwardFrom = position
                         server.pushSlot(.syntheticDeallocate, emitNow: false)
+                        continue
+                    }
+                }
+                if type == UInt8(ascii: "Q") && interceptsListen
+                    && (available - position <= 5 || ListenStatements.mayStart(input.byte(at: position + 5))) {
+                    // LISTEN/UNLISTEN: Sluice answers in order and the relay listens (Notify/).
+                    switch interceptListen(at: position, length: length, available: available, server: server,
+                                           tracksSlots: mapStatements, forwardFrom: &forwardFrom) {
+                    case .forward: break
+                    case .incomplete: break scan
+                    case .stop: return
+                    case .answered:
+                        position += total
+                        forwardFrom = position
                         continue
                     }
                 }

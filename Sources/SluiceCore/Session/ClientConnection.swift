@@ -54,6 +54,8 @@ public final class ClientConnection: IOHandler {
     var admin: AdminSession?
     /// The client's named statements (client name → shared server-side statement).
     var statements = StatementMapper()
+    /// Its part of the LISTEN/NOTIFY relay (Notify/ClientConnection+Notify.swift); nil until it LISTENs.
+    var notify: ClientNotifications?
     /// Bytes of a client message still to forward unparsed.
     var passthrough = 0
     /// Whether the connection was opened with a direct TLS ClientHello (PostgreSQL 17 `sslnegotiation=direct`).
@@ -113,7 +115,11 @@ public final class ClientConnection: IOHandler {
         if stage == .tlsHandshake { driveHandshake(); return }
         if writable {
             guard socket.flushPending() else { close(reason: "write_error"); return }
-            if !socket.hasPendingWrites { updateInterest(); server?.clientDrained() }
+            if !socket.hasPendingWrites {
+                updateInterest()
+                server?.clientDrained()
+                if notify != nil { deliverNotifications() }
+            }
         }
         if readable && stage != .closed { readAvailable() }
     }
@@ -156,6 +162,7 @@ public final class ClientConnection: IOHandler {
         case .awaitingParameters, .waiting: wantRead = false
         case _ where authFailurePending: wantRead = false
         case .linked: wantRead = !(server?.hasPendingWrites ?? true) && server?.isLinked == true
+        case .idle where notify?.awaited != nil: wantRead = false  // its LISTEN waits for the listener
         default: wantRead = true
         }
         if interest.update(read: wantRead, write: socket.hasPendingWrites, socket: socket, loop: runtime.loop) {
@@ -314,8 +321,8 @@ public final class ClientConnection: IOHandler {
         if input.byte(at: 0) == UInt8(ascii: "X") { close(reason: "client_close"); return }
         let action = session.requestArrived()
         guard case .acquireServer = action else { run(action); return }
-        while answerParseSyncLocally() {}
-        guard phase == .idle, input.readableBytes >= 5 else { return }
+        while answerParseSyncLocally() || answerListenLocally() {}
+        guard phase == .idle, input.readableBytes >= 5, !listenHoldsRequest else { return }
         guard let pool else { return }
         // Usually a server is free and the relay starts at once, with no change of read interest
         // (each change is an epoll_ctl); only a client that must queue stops being read.
@@ -357,6 +364,7 @@ public final class ClientConnection: IOHandler {
             pool.release(server)
         }
         updateInterest()
+        if notify != nil { deliverNotifications() }
         if input.readableBytes > 0 { process() }
     }
 
@@ -365,7 +373,7 @@ public final class ClientConnection: IOHandler {
     func serverLost(reason: String, midMessage: Bool, pendingReadyForQuery: Int, inTransaction: Bool) {
         server = nil
         let action = session.serverLost(reason: reason, midMessage: midMessage, clientMidMessage: passthrough > 0,
-                                        pendingReadyForQuery: pendingReadyForQuery, inTransaction: inTransaction,
+                                        pendingReadyForQuery: pendingReadyForQuery + notifyServerLost(), inTransaction: inTransaction,
                                         mode: pool?.settings.mode ?? .transaction)
         run(action)
         if case .closeWithError = action { return }
@@ -373,6 +381,7 @@ public final class ClientConnection: IOHandler {
             "client": "\(peer)", "database": "\(database)", "reason": "\(reason)",
             "pending": "\(pendingReadyForQuery)", "in_transaction": "\(inTransaction)"])
         updateInterest()
+        if notify != nil { deliverNotifications() }
         if input.readableBytes > 0 { process() }
     }
 
@@ -428,6 +437,7 @@ public final class ClientConnection: IOHandler {
         }
         if previous == .waiting || previous == .awaitingParameters { pool?.cancelWait(for: self) }
         if case .reportLeakReleased(let held) = ended { logLeakReleased(heldMilliseconds: held, reason: reason) }
+        if notify != nil { notifyClientClosed() }
         _ = socket.flushPending()
         runtime.loop.deregister(socket.fd)
         socket.close()

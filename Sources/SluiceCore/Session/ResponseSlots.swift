@@ -24,10 +24,13 @@ enum ResponseSlot: Equatable {
     case syntheticCloseComplete
     /// `DEALLOCATE` of a statement Sluice keeps: answer CommandComplete and ReadyForQuery.
     case syntheticDeallocate
+    /// A LISTEN/UNLISTEN query the notification relay takes: the client answers it (its
+    /// `ClientNotifications.queuedAnswers`) with the transaction status of the moment.
+    case syntheticListen
 
     var isSynthetic: Bool {
         switch self {
-        case .syntheticParseComplete, .syntheticCloseComplete, .syntheticDeallocate: return true
+        case .syntheticParseComplete, .syntheticCloseComplete, .syntheticDeallocate, .syntheticListen: return true
         default: return false
         }
     }
@@ -41,7 +44,7 @@ enum ResponseSlot: Equatable {
         case .describeStatement, .describePortal: return type == UInt8(ascii: "T") || type == UInt8(ascii: "n")
         case .execute: return type == UInt8(ascii: "C") || type == UInt8(ascii: "I") || type == UInt8(ascii: "s")
         case .sync, .query: return type == UInt8(ascii: "Z")
-        case .syntheticParseComplete, .syntheticCloseComplete, .syntheticDeallocate: return false
+        case .syntheticParseComplete, .syntheticCloseComplete, .syntheticDeallocate, .syntheticListen: return false
         }
     }
 }

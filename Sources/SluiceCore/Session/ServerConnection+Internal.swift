@@ -19,6 +19,7 @@ extension ServerConnection {
 
     /// An idle server sent something: a FATAL before closing (idle timeout, admin shutdown), a notice, or a parameter change.
     func processUnsolicited() {
+        if let relay = notificationRelay { processListenerInput(relay); return }
         forEachMessage { type, body in
             switch type {
             case ErrorResponse.typeCode:

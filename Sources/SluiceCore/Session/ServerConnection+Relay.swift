@@ -97,6 +97,8 @@ extension ServerConnection {
                 CommandComplete(tag: "DEALLOCATE").encode(into: &bytes)
                 ReadyForQuery(status: status).encode(into: &bytes)
                 sent = bytes.withUnsafeBytes { client.sendToClient($0.baseAddress!, count: $0.count) }
+            case .sendListenComplete(let status):
+                sent = client.answerQueuedListen(status: status)
             case .endTransaction:
                 if client.transactionIdle() { return .release }
                 sent = true
@@ -107,6 +109,12 @@ extension ServerConnection {
     }
 
     // MARK: relay server → client
+
+    /// The 7 bytes at `tag` are "COMMIT" and its NUL.
+    @inline(__always) static func isCommitTag(_ tag: UnsafeRawPointer) -> Bool {
+        let bytes = UnsafeRawBufferPointer(start: tag, count: 7)
+        return bytes.elementsEqual("COMMIT\0".utf8)
+    }
 
     func relayToClient() {
         guard let client else { input.clear(); return }
@@ -136,6 +144,7 @@ extension ServerConnection {
                 guard length == 5 else { close(reason: "protocol_violation"); return }
                 guard available - position >= total else { break scan }
                 let ready = session.readyForQueryReceived(status: input.byte(at: position + 5), now: runtime.loop.now)
+                if client.notify?.awaitsCommit == true { client.notifyReadyForQuery(status: input.byte(at: position + 5)) }
                 position += total
                 if let milliseconds = ready.queryMilliseconds { pool.countQueryTime(microseconds: milliseconds * 1000) }
                 pool.countQuery()
@@ -169,6 +178,12 @@ extension ServerConnection {
                     roleParameterReported(name: status.name)
                 }
                 position += total
+            case CommandComplete.typeCode where length == 11 && client.notify?.awaitsCommit == true:
+                // Possibly COMMIT: the client's LISTEN/UNLISTEN statements of this transaction take effect.
+                guard available - position >= total else { break scan }
+                if Self.isCommitTag(input.readPointer + position + 5) { client.notifyTransactionCommitted() }
+                position += total
+                next = session.replyReceived(type: type, whole: true)
             case CommandComplete.typeCode where (length == 19 || length == 16) && session.tracksRequests:
                 // Possibly DEALLOCATE ALL / DISCARD ALL: the server's statements are gone.
                 guard available - position >= total else { break scan }
@@ -228,6 +243,8 @@ extension ServerConnection {
         } else {
             input.compact()
             updateInterest()
+            // A client that keeps its server between transactions gets what waited for it (Notify/).
+            if client.notify != nil { client.deliverNotifications() }
         }
     }
 }

@@ -94,6 +94,10 @@ public final class ServerConnection: IOHandler {
         if case .idle = state { close(reason: reason) }
     }
 
+    /// Set on a pool's notification listener (ServerConnection+Listener.swift): its login, messages
+    /// and close are reported to the relay, not to the pool's machine.
+    weak var notificationRelay: NotificationRelay?
+
     init(pool: Pool, runtime: ProxyRuntime, poolID: ServerID) {
         self.pool = pool
         self.runtime = runtime
@@ -162,14 +166,14 @@ public final class ServerConnection: IOHandler {
     private func hostFailed(_ failure: ServerLoginFailure) {
         teardown()
         guard failure.retryable, selection.hosts.count > 1 || selection.attrs != .any else {
-            pool.serverLoginFailed(self, failure: failure)
+            reportLoginFailure(failure)
             return
         }
         pool.countHostPassedOver(selection.current, reason: "unreachable")
         switch selection.connectFailed(failure.message) {
         case .tryHost: connectToHost()
         case .fail(let message):
-            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: failure.code, message: message, retryable: true))
+            reportLoginFailure(ServerLoginFailure(code: failure.code, message: message, retryable: true))
         case .accept: preconditionFailure("invalid state: a failed host accepted")
         }
     }
@@ -181,8 +185,7 @@ public final class ServerConnection: IOHandler {
         do { try runtime.loop.register(fd, handler: self, read: true, write: false) } catch {
             socket.close()
             state = .closed
-            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
-                                                                     message: "\(error)", retryable: true))
+            reportLoginFailure(ServerLoginFailure(code: SQLState.connectionFailure, message: "\(error)", retryable: true))
             return
         }
         switch pool.settings.url.sslMode {
@@ -208,7 +211,8 @@ public final class ServerConnection: IOHandler {
         login = ServerLoginMachine(user: url.user, password: url.password,
                                    channelBinding: ChannelBindingPolicy(url), serverCertificateHash: hash)
         state = .loggingIn
-        send(ServerLoginMachine.startupPacket(user: url.user, database: url.database, options: url.options))
+        send(ServerLoginMachine.startupPacket(user: url.user, database: url.database, options: url.options,
+                                              extra: notificationRelay?.startupParameters ?? []))
     }
 
     /// The server answered our SSLRequest.
@@ -267,6 +271,15 @@ public final class ServerConnection: IOHandler {
 
     private func failLogin(_ failure: ServerLoginFailure) {
         hostFailed(failure)
+    }
+
+    /// A login that did not finish goes to the pool's machine, or to the relay for its listener.
+    private func reportLoginFailure(_ failure: ServerLoginFailure) {
+        if let relay = notificationRelay {
+            relay.listenerLoginFailed(self, failure: failure)
+        } else {
+            pool.serverLoginFailed(self, failure: failure)
+        }
     }
 
     // MARK: I/O
@@ -397,8 +410,7 @@ public final class ServerConnection: IOHandler {
         case .fail(let message):
             send(Terminate().encoded)
             teardown()
-            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
-                                                                     message: message, retryable: true))
+            reportLoginFailure(ServerLoginFailure(code: SQLState.connectionFailure, message: message, retryable: true))
         }
         return false
     }
@@ -411,7 +423,11 @@ public final class ServerConnection: IOHandler {
         runtime.logger.info("server connected", metadata: [
             "database": "\(pool.settings.database)", "server": "\(id)", "host": "\(selection.current)", "role": "\(role)",
             "backend_pid": "\(backendKey?.processID ?? 0)", "connect_ms": "\(micros / 1000)"])
-        pool.serverReady(self, parameters: parameters, connectMicroseconds: micros)
+        if let relay = notificationRelay {
+            relay.listenerLoggedIn(self)
+        } else {
+            pool.serverReady(self, parameters: parameters, connectMicroseconds: micros)
+        }
     }
 
     /// Runs the health check; `completion(true)` when it answered without error.
@@ -525,9 +541,10 @@ public final class ServerConnection: IOHandler {
             "backend_pid": "\(backendKey?.processID ?? 0)", "reason": "\(reason)"])
         runtime.countServerClose(reason: reason)
         if wasLoggingIn {
-            pool.serverLoginFailed(self, failure: ServerLoginFailure(code: SQLState.connectionFailure,
-                                                                     message: "server closed the connection during login (\(reason))",
-                                                                     retryable: true))
+            reportLoginFailure(ServerLoginFailure(code: SQLState.connectionFailure,
+                                                  message: "server closed the connection during login (\(reason))", retryable: true))
+        } else if let relay = notificationRelay {
+            relay.listenerClosed(self, reason: reason)
         } else {
             pool.serverClosed(self)
         }

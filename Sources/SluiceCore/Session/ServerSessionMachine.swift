@@ -43,6 +43,8 @@ struct ServerSessionMachine {
         case sendCloseComplete
         /// `DEALLOCATE name`'s CommandComplete and a ReadyForQuery with this status.
         case sendDeallocateComplete(TransactionStatus)
+        /// The client's next LISTEN/UNLISTEN query's answer, given with this transaction status.
+        case sendListenComplete(TransactionStatus)
         /// The transaction is over: tell the client, and give the server back if it may go.
         case endTransaction
     }
@@ -294,6 +296,9 @@ struct ServerSessionMachine {
             switch head {
             case .syntheticParseComplete: return .sendParseComplete
             case .syntheticCloseComplete: return .sendCloseComplete
+            case .syntheticListen:
+                if transactionOver { endCheckDue = true }
+                return .sendListenComplete(transactionStatus)
             default:
                 if transactionOver { endCheckDue = true }
                 return .sendDeallocateComplete(transactionStatus)

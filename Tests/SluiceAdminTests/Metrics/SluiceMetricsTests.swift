@@ -175,4 +175,36 @@ final class SluiceMetricsTests: XCTestCase {
         XCTAssertEqual(exposition[#"sluice_upstream_hosts_passed_over_total{database="app",host="replica-1:5432",reason="wrong_role"}"#], 4)
         XCTAssertEqual(exposition[#"sluice_upstream_hosts_passed_over_total{database="app",host="db-a:5432",reason="unreachable"}"#], 1)
     }
+
+    func testNotificationRelayNumbersPerDatabase() {
+        let metrics = SluiceMetrics()
+        var stats = PoolStats()
+        stats.notificationsReceived = 10
+        stats.notificationsDelivered = 37
+        stats.notificationsDropped = 4
+        stats.notifyQueueOverflows = 1
+        stats.notifyListenerReconnects = 2
+        var app = Fixtures.pool("app", user: "app_owner", stats: stats)
+        app.notifyChannels = 3
+        app.notifySubscribers = 12
+        app.notifyListeners = 1
+        var other = Fixtures.pool("app", user: "app_owner", stats: stats)  // another worker's pool of the database
+        other.notifyChannels = 1
+        let merged = ProxySnapshot.merged([Fixtures.snapshot(pools: [app]), Fixtures.snapshot(pools: [other])])
+        let exposition = Exposition(metrics.render(merged))
+        XCTAssertEqual(exposition[#"sluice_notify_channels{database="app"}"#], 4)
+        XCTAssertEqual(exposition[#"sluice_notify_subscribers{database="app"}"#], 12)
+        XCTAssertEqual(exposition[#"sluice_notify_listener_connections{database="app"}"#], 1)
+        XCTAssertEqual(exposition[#"sluice_notifications_received_total{database="app"}"#], 20)
+        XCTAssertEqual(exposition[#"sluice_notifications_delivered_total{database="app"}"#], 74)
+        XCTAssertEqual(exposition[#"sluice_notifications_dropped_total{database="app"}"#], 8)
+        XCTAssertEqual(exposition[#"sluice_notify_queue_overflows_total{database="app"}"#], 2)
+        XCTAssertEqual(exposition[#"sluice_notify_listener_reconnects_total{database="app"}"#], 4)
+        XCTAssertEqual(exposition.types["sluice_notify_channels"], "gauge")
+        XCTAssertEqual(exposition.types["sluice_notifications_delivered_total"], "counter")
+        // A database without the relay shows zeros, so that alerts see the first increase.
+        let idle = Exposition(SluiceMetrics().render(Fixtures.snapshot(pools: [Fixtures.pool("reports", user: "reader")])))
+        XCTAssertEqual(idle[#"sluice_notify_channels{database="reports"}"#], 0)
+        XCTAssertEqual(idle[#"sluice_notifications_dropped_total{database="reports"}"#], 0)
+    }
 }
