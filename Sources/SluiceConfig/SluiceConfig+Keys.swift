@@ -11,6 +11,7 @@ extension SluiceConfig {
         .init("default_pool_size", \.defaultPoolSize, default: 20, .integer(1...10_000)),
         .init("min_pool_size", \.minPoolSize, default: 0, .integer(0...10_000)),
         .init("server_reset_query", \.serverResetQuery, default: "DISCARD ALL", .text),
+        .init("server_loss", \.serverLoss, default: .recover, .choice),
         .init("client_auth", \.clientAuth, default: .scramSHA256, .choice),
         .init("max_packet_size", \.maxPacketSize, default: 64 << 20, .integer(1024...(1 << 30))),
         .init("client_login_timeout", \.clientLoginTimeout, default: 60, .seconds(0...86_400)),

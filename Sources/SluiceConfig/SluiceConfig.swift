@@ -15,6 +15,8 @@ public struct SluiceConfig: Sendable, Equatable {
     public var defaultPoolSize: Int
     /// `min_pool_size`: server connections kept open per pool even when idle.
     public var minPoolSize: Int
+    /// `server_loss`: what a client linked to a lost server gets (`recover` or `close`); per database too.
+    public var serverLoss: ServerLoss
     /// `server_reset_query`: sent before a server is reused in session mode; "" sends nothing.
     public var serverResetQuery: String
     /// `client_auth`: how clients prove who they are.
@@ -117,6 +119,7 @@ public struct SluiceConfig: Sendable, Equatable {
         defaultPoolSize = 0
         minPoolSize = 0
         serverResetQuery = ""
+        serverLoss = .recover
         clientAuth = .scramSHA256
         maxPacketSize = 0
         clientLoginTimeout = 0
@@ -194,6 +197,11 @@ extension SluiceConfig {
     public func reservePoolSize(for db: DatabaseConfig) -> Int { db.reservePoolSize ?? reservePoolSize }
     public func maxUserClientConnections(for user: String) -> Int { users[user]?.maxUserClientConnections ?? maxUserClientConnections }
     public func maxUserConnections(for user: String) -> Int { users[user]?.maxUserConnections ?? maxUserConnections }
+
+    /// What a client of `db` linked to a lost server gets: its own `server_loss`, else the global one.
+    public func serverLoss(for db: DatabaseConfig) -> ServerLoss {
+        db.serverLoss ?? serverLoss
+    }
 
     /// How servers of `db` are lent out: its own `pool_mode`, else the global one.
     public func poolMode(for db: DatabaseConfig) -> PoolMode {

@@ -26,6 +26,7 @@ final class ShowConfig: AdminCommand {
         Entry(key: "default_pool_size", changeable: true) { String($0.defaultPoolSize) },
         Entry(key: "min_pool_size", changeable: true) { String($0.minPoolSize) },
         Entry(key: "server_reset_query", changeable: true) { $0.serverResetQuery },
+        Entry(key: "server_loss", changeable: true) { $0.serverLoss.rawValue },
         Entry(key: "client_auth", changeable: true) { $0.clientAuth.rawValue },
         Entry(key: "max_packet_size", changeable: true) { String($0.maxPacketSize) },
         Entry(key: "client_login_timeout", changeable: true) { formatDecimal($0.clientLoginTimeout) },

@@ -9,6 +9,8 @@ public struct PoolSettings: Sendable {
     public var minPoolSize: Int
     public var mode: PoolMode
     public var serverResetQuery: String
+    /// `server_loss`: whether a client linked to a lost server is kept (`recover`) or closed (`close`).
+    public var serverLoss: ServerLoss
     public var queryWaitTimeout: Double
     public var serverConnectTimeout: Double
     public var serverLoginRetry: Double
@@ -30,6 +32,7 @@ public struct PoolSettings: Sendable {
         minPoolSize = config.minPoolSize(for: db)
         mode = config.poolMode(for: db)
         serverResetQuery = config.serverResetQuery
+        serverLoss = config.serverLoss(for: db)
         queryWaitTimeout = config.queryWaitTimeout
         serverConnectTimeout = config.serverConnectTimeout
         serverLoginRetry = config.serverLoginRetry

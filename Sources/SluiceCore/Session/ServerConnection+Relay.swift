@@ -146,9 +146,13 @@ extension ServerConnection {
                 next = ready.next
             case ErrorResponse.typeCode where total <= 65536:
                 guard available - position >= total else { break scan }
-                let action = session.errorReceived(try? ErrorResponse.decode(body: input.bytes(at: position + 5, count: length - 4)[...]))
+                let error = try? ErrorResponse.decode(body: input.bytes(at: position + 5, count: length - 4)[...])
+                let action = session.errorReceived(error)
                 if case .closeServer = action {
-                    fatal = action  // the client is not told: Sluice answers for the lost server (ClientConnection.serverLost)
+                    // Not relayed: Sluice answers for the lost server (ClientConnection.serverLost),
+                    // with this very error under server_loss = "close".
+                    lostWithError = error
+                    fatal = action
                     break scan
                 }
                 position += total

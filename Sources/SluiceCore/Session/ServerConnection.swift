@@ -34,6 +34,8 @@ public final class ServerConnection: IOHandler {
     private(set) var client: ClientConnection?
     public internal(set) var parameters = ServerParameterState()
     public private(set) var backendKey: BackendKeyData?
+    /// The ParameterStatus values of this server's login, in order.
+    private(set) var loginParameters: [(name: String, value: String)] = []
     public let id: UInt64
     /// This server's id in its pool's state machine.
     let poolID: ServerID
@@ -45,6 +47,8 @@ public final class ServerConnection: IOHandler {
     var session = ServerSessionMachine()
     /// Bytes of a server message still to forward unparsed (the relay scan's; see RelayScan.swift).
     var passthrough = 0
+    /// The FATAL the server sent before going away (told to its client under server_loss = "close").
+    var lostWithError: ErrorResponse?
     /// Whoever waits for the internal statements running now.
     var internalCompletion: ((ErrorResponse?) -> Void)?
     private var interest = ReadinessInterest()
@@ -278,6 +282,7 @@ public final class ServerConnection: IOHandler {
             case .ready(let parameters, let key):
                 login = nil
                 for (name, value) in parameters { self.parameters.reported(name: name, value: value) }
+                loginParameters = parameters
                 backendKey = key
                 state = .idle
                 let micros = MonotonicClock.microseconds() - connectStartedAt
@@ -408,7 +413,7 @@ public final class ServerConnection: IOHandler {
         if let client {
             self.client = nil
             client.serverLost(reason: reason, midMessage: passthrough > 0, pendingReadyForQuery: session.pendingReadyForQuery,
-                              inTransaction: session.transactionStatus != .idle)
+                              inTransaction: session.transactionStatus != .idle, serverError: lostWithError)
         }
         internalCompletion = nil  // whoever waited on it is the client, told above, or the pool
     }
