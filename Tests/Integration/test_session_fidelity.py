@@ -269,6 +269,31 @@ def test_parameter_status_is_spelled_as_postgresql_spells_it(sluice, pool_mode):
         assert reported(conn) == expected
 
 
+def test_transaction_mode_login_is_not_held_up_by_a_busy_pool_and_learns_later(sluice, pg):
+    s = sluice(support.sluice_config(pool_mode="transaction", pool_size=1))
+    holder = connect3(s)
+    try:
+        thread, outcome = run_in_thread(holder, "select pg_sleep(3)")
+        support.wait_until(lambda: pg.scalar("select count(*) from pg_stat_activity where query = 'select pg_sleep(3)' "
+                                             "and state = 'active'"), 5, message="pg_sleep(3) to hold the only server")
+        # The only server is busy: a login with a spelling the pool has not learnt is answered at
+        # once (its own spelling), not after the running transaction.
+        started = time.monotonic()
+        conn = psycopg.connect(s.dsn(options="-c TimeZone=europe/berlin"), autocommit=True)
+        assert time.monotonic() - started < 1.5
+        assert conn.info.parameter_status("TimeZone") == "europe/berlin"
+        # Its first transaction applies the setting and the pool learns the server's spelling ...
+        assert conn.execute("show timezone").fetchone() == ("Europe/Berlin",)
+        thread.join(10)
+        assert outcome["error"] is None
+        conn.close()
+        # ... which the next login with that spelling is told.
+        with psycopg.connect(s.dsn(options="-c TimeZone=europe/berlin"), autocommit=True) as again:
+            assert again.info.parameter_status("TimeZone") == "Europe/Berlin"
+    finally:
+        holder.close()
+
+
 @pytest.mark.parametrize("pool_mode", ["session", "transaction"])
 def test_asyncpg_settings_in_both_modes(sluice, pool_mode):
     s = sluice(support.sluice_config(pool_mode=pool_mode, pool_size=2))

@@ -53,5 +53,14 @@ final class CanonicalParametersTests: XCTestCase {
         XCTAssertEqual(LoginPlan.decide(mode: .transaction, wanted: wanted, reportedNames: reported, known: cache),
                        .answerFromPool(canonical: ["client_encoding": "UTF8"]))
         XCTAssertEqual(LoginPlan.decide(mode: .session, wanted: wanted, reportedNames: reported, known: cache), .takeServer)
+        // A busy or paused pool does not hold a transaction-mode login up to learn a spelling:
+        // it is answered with what is known; session mode still takes its server.
+        let mixed = ["client_encoding": "utf8", "timezone": "europe/berlin"]
+        XCTAssertEqual(LoginPlan.decide(mode: .transaction, wanted: mixed, reportedNames: reported, known: cache,
+                                        serverFreeNow: false), .answerFromPool(canonical: ["client_encoding": "UTF8"]))
+        XCTAssertEqual(LoginPlan.decide(mode: .transaction, wanted: mixed, reportedNames: reported, known: cache,
+                                        serverFreeNow: true), .takeServer)
+        XCTAssertEqual(LoginPlan.decide(mode: .session, wanted: mixed, reportedNames: reported, known: cache,
+                                        serverFreeNow: false), .takeServer)
     }
 }

@@ -6,7 +6,16 @@ extension Pool {
     /// server reports and the spellings it has learnt).
     func loginPlan(for wanted: SessionParameters) -> LoginPlan {
         LoginPlan.decide(mode: settings.mode, wanted: wanted.values,
-                         reportedNames: serverParameters == nil ? nil : reportedParameterNames, known: canonicalParameters)
+                         reportedNames: serverParameters == nil ? nil : reportedParameterNames, known: canonicalParameters,
+                         serverFreeNow: lendsWithoutQueueing)
+    }
+
+    /// `server` ran an alignment that `SET` these values (`set`): what it reports for them now is
+    /// their canonical spelling (every alignment teaches the pool, not only logins').
+    func learnCanonicalParameters(set: [String: String], from server: ServerConnection) {
+        guard !set.isEmpty else { return }
+        _ = canonicalParameters.learn(wanted: set, serverValues: server.parameters.current,
+                                      reported: server.parameters.reportedNames)
     }
 
     /// `server` was just aligned to `wanted`: what it reports for each reported setting is the

@@ -54,6 +54,8 @@ public final class Pool {
     public var connectingCount: Int { machine.connectingCount }
     public var activeCount: Int { machine.activeCount }
     public var oldestWaitStart: UInt64? { machine.oldestWaitStart }
+    /// A checkout now would not queue (`PoolStateMachine.lendsWithoutQueueing`).
+    var lendsWithoutQueueing: Bool { machine.lendsWithoutQueueing }
     /// Set when the database was removed from the config: no new clients, servers close when released.
     public var retired: Bool { machine.retired }
     /// PAUSE: no server is handed out; servers close as they come back.

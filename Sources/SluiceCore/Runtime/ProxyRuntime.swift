@@ -272,7 +272,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         stats.clientLogins += 1
         logger.info("client login", metadata: [
             "client": "\(client.peer)", "database": "\(client.database)", "user": "\(client.user)",
-            "application_name": "\(client.applicationName)"])
+            "application_name": "\(client.applicationName)", "pid": "\(client.processID)"])
     }
 
     func clientClosed(_ client: ClientConnection, reason: String, wasLoggedIn: Bool, quiet: Bool, error: ErrorResponse?) {

@@ -37,12 +37,18 @@ struct CanonicalParameters {
     /// lower-cased names), or nil when one of them has not been learnt: the login must then take a
     /// server to find out. Settings the server does not report need no spelling.
     func canonical(of wanted: [String: String], reported: Set<String>) -> [String: String]? {
+        let known = knownSpellings(of: wanted, reported: reported)
+        return known.complete ? known.canonical : nil
+    }
+
+    /// What is known of `wanted`'s reported settings: their learnt spellings, and whether that is all of them.
+    func knownSpellings(of wanted: [String: String], reported: Set<String>) -> (canonical: [String: String], complete: Bool) {
         var result: [String: String] = [:]
+        var complete = true
         for (name, value) in wanted where reported.contains(name) {
-            guard let canonical = entries[Key(name: name, written: value)] else { return nil }
-            result[name] = canonical
+            if let canonical = entries[Key(name: name, written: value)] { result[name] = canonical } else { complete = false }
         }
-        return result
+        return (result, complete)
     }
 
     /// A server was aligned to `wanted` and reports `serverValues` (names in `reported`): each
@@ -80,12 +86,18 @@ enum LoginPlan: Equatable {
     /// transaction mode when a spelling is unknown (the server only teaches it, then goes back).
     case takeServer
 
-    /// `reportedNames`: the settings the pool's server reports (nil: the pool has not seen a server yet).
+    /// `reportedNames`: the settings the pool's server reports (nil: the pool has not seen a server
+    /// yet). `serverFreeNow`: the pool would lend a server without queueing (not paused, nobody
+    /// waiting, a server idle or room to open one). A transaction-mode login is never held up
+    /// behind busy or paused servers just to learn a spelling: it is then answered with the
+    /// spellings known (the client's own for the others), and the pool learns the rest from the
+    /// alignments of later checkouts.
     static func decide(mode: PoolMode, wanted: [String: String], reportedNames: Set<String>?,
-                       known: CanonicalParameters) -> LoginPlan {
+                       known: CanonicalParameters, serverFreeNow: Bool = true) -> LoginPlan {
         guard mode == .transaction else { return .takeServer }
         guard let reportedNames else { return wanted.isEmpty ? .answerFromPool(canonical: [:]) : .takeServer }
-        guard let canonical = known.canonical(of: wanted, reported: reportedNames) else { return .takeServer }
-        return .answerFromPool(canonical: canonical)
+        let spellings = known.knownSpellings(of: wanted, reported: reportedNames)
+        if spellings.complete || !serverFreeNow { return .answerFromPool(canonical: spellings.canonical) }
+        return .takeServer
     }
 }

@@ -18,6 +18,7 @@ extension ClientConnection {
         // Authenticated: from here the wait is for a server, bounded like any (query_wait_timeout).
         loginTimer?.cancel()
         loginTimer = nil
+        loginTakesServer = true
         pool.acquire(for: self)
     }
 

@@ -77,6 +77,8 @@ public final class ClientConnection: IOHandler {
     private var waitTimer: Timer?
     /// Counted in the per-database and per-user client limits.
     private(set) var admitted = false
+    /// The login takes a server before it finishes (ClientConnection+LoginServer.swift).
+    var loginTakesServer = false
     /// A failed login waiting out `auth_failure_delay`.
     private var authFailurePending = false
     /// Loop time of the last bytes read from the client (idle timeouts).
@@ -300,7 +302,7 @@ public final class ClientConnection: IOHandler {
     /// reading it until it is served, and give up after `seconds` (0: never).
     func startWaitTimer(seconds: Double) {
         waitTimer?.cancel()
-        if phase == .idle {
+        if phase == .idle || (stage == .awaitingParameters && loginTakesServer && server == nil) {
             session.waitStarted()
             waitStartedAt = runtime.loop.now
         }
@@ -331,7 +333,11 @@ public final class ClientConnection: IOHandler {
         waitTimer?.cancel()
         waitTimer = nil
         self.server = server
-        recordApplication(.poolWait, milliseconds: session.phase == .waiting ? runtime.loop.now &- waitStartedAt : 0)
+        // Per application, a wait counts once per transaction (or session): not a transaction-mode
+        // login that only takes a server to learn how it spells the client's settings.
+        if stage != .awaitingParameters || pool?.settings.mode == .session {
+            recordApplication(.poolWait, milliseconds: session.phase == .waiting ? runtime.loop.now &- waitStartedAt : 0)
+        }
         session.serverLinked(now: runtime.loop.now)
     }
 

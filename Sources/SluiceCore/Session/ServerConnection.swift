@@ -323,14 +323,18 @@ public final class ServerConnection: IOHandler {
         if let alignment = parameters.alignmentIfNeeded(to: client.wanted) {
             runInternal([alignment.sql]) { [self, client] error in
                 if let error {
-                    self.client = nil
+                    // The failed SET rolled back and the server is sound: the client goes with the
+                    // server's own error (e.g. 22023 at login), and the server is cleaned up and reused
+                    // as when any client leaves (`clientLeft`).
+                    self.state = .linked
                     client.closeWithError(ErrorResponse(severity: .fatal, code: error.code ?? SQLState.invalidParameterValue,
                                                         message: error.message ?? "could not apply session parameters"),
                                           reason: "bad_parameter")
-                    self.pool.release(self)
+                    if self.client === client { self.clientLeft(clientMidMessage: false) }  // the client was already closed
                     return
                 }
                 self.parameters.aligned(set: alignment.set, reset: alignment.reset, replay: alignment.replay)
+                self.pool.learnCanonicalParameters(set: alignment.set, from: self)
                 self.state = .linked
                 self.updateInterest()
                 client.serverReadyForRelay()
