@@ -97,7 +97,7 @@ def sleeping(pg, pid: int) -> bool:
 def send_cancel_request(endpoint_host: str, port: int, pid: int, secret: int) -> None:
     """A raw CancelRequest (code 80877102) with this key."""
     with socket.create_connection((endpoint_host, port), timeout=5) as sock:
-        sock.sendall(struct.pack("!iiiI", 16, 80877102, pid, secret))
+        sock.sendall(struct.pack("!iiiI", 16, 80877102, pid, secret & 0xFFFFFFFF))  # asyncpg keeps it signed
         sock.settimeout(5)
         try:
             sock.recv(1)  # the server closes without a reply
@@ -269,6 +269,7 @@ def test_parameter_status_is_spelled_as_postgresql_spells_it(sluice, pool_mode):
         assert reported(conn) == expected
 
 
+@pytest.mark.one_pool  # with two workers the login may land on a worker whose share of the pool is free
 def test_transaction_mode_login_is_not_held_up_by_a_busy_pool_and_learns_later(sluice, pg):
     s = sluice(support.sluice_config(pool_mode="transaction", pool_size=1))
     holder = connect3(s)

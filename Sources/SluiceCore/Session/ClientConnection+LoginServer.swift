@@ -29,7 +29,7 @@ extension ClientConnection {
         guard let pool else { return }
         session.parametersCanonicalized(pool.learnCanonicalParameters(wanted, from: server))
         let parameterStatus = pool.loginParameterStatus(from: server)
-        if pool.settings.mode == .session, let key = server.backendKey {
+        if pool.settings.mode == .session, let key = server.backendKey, key.processID > 0 {
             // The real backend pid, with a secret of Sluice's: a cancel still goes through Sluice.
             (processID, secretKey) = runtime.registerCancelKey(for: self, processID: key.processID)
         } else if pool.settings.mode != .session {
