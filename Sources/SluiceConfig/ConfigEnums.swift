@@ -8,6 +8,17 @@ public enum PoolMode: String, Sendable, Equatable, Hashable, CaseIterable {
     case transaction
 }
 
+/// `server_loss`: what a client linked to a server is told when that server is lost (its backend
+/// terminated, the upstream restarted or suspended).
+public enum ServerLoss: String, Sendable, Equatable, Hashable, CaseIterable {
+    /// Hide the loss where the client's state is known: it gets a new server at its next request
+    /// (an in-flight transaction still fails with 08006). For suspended serverless computes.
+    case recover
+    /// Close the client with the server's own FATAL (e.g. 57P01), else 08006, as PostgreSQL would:
+    /// for pools that check connections (psycopg_pool, PQreset) and for `pg_terminate_backend`.
+    case close
+}
+
 /// `client_auth`: the password exchange clients must complete.
 public enum ClientAuthMethod: String, Sendable, Equatable, Hashable, CaseIterable {
     case scramSHA256 = "scram-sha-256"

@@ -12,6 +12,8 @@ public struct DatabaseConfig: Sendable, Equatable {
     public var minPoolSize: Int?
     /// `pool_mode`: overrides the global `pool_mode`.
     public var poolMode: PoolMode?
+    /// `server_loss`: overrides the global `server_loss`.
+    public var serverLoss: ServerLoss?
     /// `client_tls`: overrides the global `client_tls` for clients of this database.
     public var clientTLS: ClientTLSMode?
     /// Per-database overrides of the limits of the same names.
@@ -43,6 +45,7 @@ public struct DatabaseConfig: Sendable, Equatable {
         .init("min_pool_size", \.minPoolSize, .integer(0...10_000)),
         .init("pool_mode", \.poolMode, .choice),
         .init("client_tls", \.clientTLS, .choice),
+        .init("server_loss", \.serverLoss, .choice),
         .init("max_db_client_connections", \.maxDBClientConnections, .integer(0...1_000_000)),
         .init("max_db_connections", \.maxDBConnections, .integer(0...100_000)),
         .init("reserve_pool_size", \.reservePoolSize, .integer(0...10_000)),

@@ -14,6 +14,7 @@ extension SluiceConfig {
         .init("server_reset_query_always", \.serverResetQueryAlways, default: false, .boolean),
         .init("max_replica_lag", \.maxReplicaLag, default: 0, .seconds(0...86_400)),
         .init("replica_lag_check_interval", \.replicaLagCheckInterval, default: 1, .seconds(0.1...3_600)),
+        .init("server_loss", \.serverLoss, default: .recover, .choice),
         .init("client_auth", \.clientAuth, default: .scramSHA256, .choice),
         .init("max_packet_size", \.maxPacketSize, default: 64 << 20, .integer(1024...(1 << 30))),
         .init("client_login_timeout", \.clientLoginTimeout, default: 60, .seconds(0...86_400)),

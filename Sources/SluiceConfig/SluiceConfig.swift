@@ -15,6 +15,8 @@ public struct SluiceConfig: Sendable, Equatable {
     public var defaultPoolSize: Int
     /// `min_pool_size`: server connections kept open per pool even when idle.
     public var minPoolSize: Int
+    /// `server_loss`: what a client linked to a lost server gets (`recover` or `close`); per database too.
+    public var serverLoss: ServerLoss
     /// `server_reset_query`: sent before a server is reused in session mode; "" sends nothing.
     public var serverResetQuery: String
     /// `server_reset_query_always`: also run server_reset_query after every transaction in transaction mode (PgBouncer's key).
@@ -136,6 +138,7 @@ public struct SluiceConfig: Sendable, Equatable {
         serverResetQueryAlways = false
         maxReplicaLag = 0
         replicaLagCheckInterval = 1
+        serverLoss = .recover
         clientAuth = .scramSHA256
         maxPacketSize = 0
         clientLoginTimeout = 0
@@ -221,6 +224,10 @@ extension SluiceConfig {
     /// Whether LISTEN/UNLISTEN of `db`'s clients go to the notification relay (transaction mode only):
     /// its own `notify_relay`, else the global one.
     public func notifyRelay(for db: DatabaseConfig) -> Bool { db.notifyRelay ?? notifyRelay }
+    /// What a client of `db` linked to a lost server gets: its own `server_loss`, else the global one.
+    public func serverLoss(for db: DatabaseConfig) -> ServerLoss {
+        db.serverLoss ?? serverLoss
+    }
 
     /// How servers of `db` are lent out: its own `pool_mode`, else the global one.
     public func poolMode(for db: DatabaseConfig) -> PoolMode {

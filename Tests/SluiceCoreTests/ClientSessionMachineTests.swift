@@ -49,9 +49,10 @@ private struct Script {
     }
 
     mutating func lost(pending: Int = 0, inTransaction: Bool = false, midMessage: Bool = false,
-                       clientMidMessage: Bool = false) -> String {
+                       clientMidMessage: Bool = false, policy: ServerLoss = .recover, serverError: ErrorResponse? = nil) -> String {
         Self.describe(machine.serverLost(reason: "upstream_closed:57P01", midMessage: midMessage, clientMidMessage: clientMidMessage,
-                                         pendingReadyForQuery: pending, inTransaction: inTransaction, mode: mode))
+                                         pendingReadyForQuery: pending, inTransaction: inTransaction, mode: mode,
+                                         policy: policy, serverError: serverError))
     }
 
     /// Whole messages taken off the input while the next request must fail.
@@ -341,6 +342,55 @@ final class ClientSessionMachineTests: XCTestCase {
         _ = t.machine.sessionStateScanned(SessionStateScan.scan("set role reporting"))
         _ = t.wentIdle()
         XCTAssertEqual(t.lost(), "close FATAL 08006 server_lost", "its role cannot be rebuilt on another server")
+    }
+
+    func testServerLossCloseGivesTheServersOwnFatal() {
+        let terminated = ErrorResponse(severity: .fatal, code: "57P01", message: "terminating connection due to administrator command")
+        // An idle session-mode client whose state is known: recovered by default, closed with `close`.
+        var s = Script(.session)
+        s.linked()
+        _ = s.relay("Q")
+        _ = s.wentIdle()
+        XCTAssertEqual(s.lost(policy: .close, serverError: terminated), "close FATAL 57P01 server_lost")
+        var u = Script(.session)
+        u.linked()
+        guard case .closeWithError(let error, _) = u.machine.serverLost(
+            reason: "upstream_closed:57P01", midMessage: false, clientMidMessage: false, pendingReadyForQuery: 0,
+            inTransaction: false, mode: .session, policy: .close, serverError: terminated) else { return XCTFail("not closed") }
+        XCTAssertEqual(error.message, "terminating connection due to administrator command", "the server's own words")
+        // No FATAL from the server (EOF, a reset): 08006, still closed.
+        var t = Script(.session)
+        t.linked()
+        XCTAssertEqual(t.lost(policy: .close), "close FATAL 08006 server_lost")
+        // Transaction mode: a client linked when its server is lost is closed too, in flight or not.
+        var x = Script(.transaction)
+        x.linked()
+        _ = x.relay("Q")
+        XCTAssertEqual(x.lost(pending: 1, policy: .close, serverError: terminated), "close FATAL 57P01 server_lost")
+        var y = Script(.transaction)
+        y.linked()
+        XCTAssertEqual(y.lost(policy: .close), "close FATAL 08006 server_lost")
+        // recover keeps today's behaviour, whatever the server said.
+        var r = Script(.session)
+        r.linked()
+        XCTAssertEqual(r.lost(policy: .recover, serverError: terminated), "none")
+        var closed = Script(.session)
+        closed.linked()
+        _ = closed.closed()
+        XCTAssertEqual(closed.lost(policy: .close, serverError: terminated), "none", "a closed client is told nothing")
+    }
+
+    func testCanonicalSpellingsReplaceTheClientsOwn() {
+        var startup = SessionParameters()
+        startup["client_encoding"] = "utf8"
+        startup["search_path"] = "app"
+        var s = Script()
+        s.machine = ClientSessionMachine(database: "app", wanted: startup)
+        s.machine.parametersCanonicalized(["client_encoding": "UTF8"])
+        XCTAssertEqual(s.machine.wanted["client_encoding"], "UTF8")
+        XCTAssertEqual(s.machine.wanted["search_path"], "app")
+        s.machine.parametersCanonicalized(["timezone": "UTC"])
+        XCTAssertNil(s.machine.wanted["timezone"], "only settings the client has")
     }
 
     func testClientLeavingMidTransaction() {

@@ -326,6 +326,32 @@ final class PoolStateMachineTests: XCTestCase {
         XCTAssertEqual(p.counts, "servers=1 connecting=1 checking=0 idle=0 active=0 draining=0 closing=0 waiting=1")
     }
 
+    func testLendsWithoutQueueing() {
+        var p = Script()  // pool_size 2
+        XCTAssertTrue(p.machine.lendsWithoutQueueing, "room to open a server")
+        _ = p.checkout(1); _ = p.connected(1)
+        XCTAssertTrue(p.machine.lendsWithoutQueueing)
+        _ = p.checkout(2); _ = p.connected(2)
+        XCTAssertFalse(p.machine.lendsWithoutQueueing, "every server lent, none may open")
+        _ = p.released(2)
+        XCTAssertTrue(p.machine.lendsWithoutQueueing, "an idle server")
+        _ = p.checkout(3)
+        _ = p.checkout(4)
+        XCTAssertFalse(p.machine.lendsWithoutQueueing, "a client is waiting")
+        _ = p.released(1)  // to c4, who waited
+        XCTAssertFalse(p.machine.lendsWithoutQueueing)
+        _ = p.released(1)
+        XCTAssertTrue(p.machine.lendsWithoutQueueing)
+        _ = p.machine.pauseRequested()
+        XCTAssertFalse(p.machine.lendsWithoutQueueing, "paused")
+        _ = p.resume()
+        var cold = Script()
+        _ = cold.checkout(1)
+        _ = cold.loginFailed(1)
+        _ = cold.left(1)
+        XCTAssertFalse(cold.machine.lendsWithoutQueueing, "logins fail: a checkout would wait for the upstream")
+    }
+
     func testRetiredAndSettingsChanged() {
         var p = Script()
         _ = p.checkout(1); _ = p.checkout(2); _ = p.connected(1); _ = p.connected(2)

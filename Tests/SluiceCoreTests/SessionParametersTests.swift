@@ -117,4 +117,45 @@ final class SessionParametersTests: XCTestCase {
         XCTAssertNil(server.current["work_mem"])
         XCTAssertTrue(server.setBySluice.isEmpty)
     }
+
+    func testTheServersSpellingIsKeptAndTheClientsIsNotSetAgain() throws {
+        var server = ServerParameterState()
+        server.reported(name: "client_encoding", value: "UTF8")
+        server.reported(name: "TimeZone", value: "GMT")
+        let client = try SessionParameters.fromStartup([(name: "client_encoding", value: "utf8"), (name: "TimeZone", value: "utc")])
+        let first = server.alignment(to: client)!
+        XCTAssertEqual(first.sql, "SET \"client_encoding\" TO 'utf8';SET \"timezone\" TO 'utc';")
+        // PostgreSQL reports a changed value only: TimeZone now UTC; client_encoding stayed UTF8.
+        server.reported(name: "TimeZone", value: "UTC")
+        server.aligned(set: first.set, reset: first.reset)
+        XCTAssertEqual(server.current["timezone"], "UTC", "current keeps what the server reports")
+        XCTAssertEqual(server.current["client_encoding"], "UTF8")
+        XCTAssertNil(server.alignment(to: client), "the client's spelling is not SET on every checkout")
+        // A client told the canonical spelling needs nothing either.
+        var canonical = client
+        canonical.adoptCanonical(["client_encoding": "UTF8", "timezone": "UTC"])
+        XCTAssertEqual(canonical["client_encoding"], "UTF8")
+        XCTAssertEqual(canonical.startup["timezone"], "UTC", "RESET returns to the canonical startup value")
+        XCTAssertNil(server.alignment(to: canonical))
+    }
+
+    func testASpellingIsForgottenWhenTheServerChanges() {
+        var server = ServerParameterState()
+        server.reported(name: "TimeZone", value: "GMT")
+        var client = SessionParameters()
+        client["TimeZone"] = "utc"
+        let first = server.alignment(to: client)!
+        server.reported(name: "TimeZone", value: "UTC")
+        server.aligned(set: first.set, reset: first.reset)
+        XCTAssertNil(server.alignment(to: client))
+        // Another client's untracked SET moves the server: "utc" must not be skipped now.
+        server.reported(name: "TimeZone", value: "Europe/Berlin")
+        XCTAssertEqual(server.alignment(to: client)?.sql, "SET \"timezone\" TO 'utc';")
+        // DISCARD ALL forgets the spellings too.
+        server.reported(name: "TimeZone", value: "UTC")
+        server.aligned(set: ["timezone": "utc"], reset: [])
+        XCTAssertEqual(server.spelled["timezone"], "utc")
+        server.discarded()
+        XCTAssertTrue(server.spelled.isEmpty)
+    }
 }

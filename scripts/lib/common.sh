@@ -40,7 +40,7 @@ SLUICE_NODE_DEBS=(
 )
 # Python packages of the integration suite (pip requirement specifiers).
 SLUICE_PY_PACKAGES=(
-  pytest pytest-timeout psycopg2-binary "psycopg[binary]" asyncpg sqlalchemy django prometheus_client pyyaml greenlet
+  pytest pytest-timeout psycopg2-binary "psycopg[binary]" psycopg-pool asyncpg sqlalchemy django prometheus_client pyyaml greenlet
   pillow
 )
 

@@ -29,6 +29,7 @@ final class ShowConfig: AdminCommand {
         Entry(key: "server_reset_query_always", changeable: true) { $0.serverResetQueryAlways ? "true" : "false" },
         Entry(key: "max_replica_lag", changeable: true) { formatDecimal($0.maxReplicaLag) },
         Entry(key: "replica_lag_check_interval", changeable: true) { formatDecimal($0.replicaLagCheckInterval) },
+        Entry(key: "server_loss", changeable: true) { $0.serverLoss.rawValue },
         Entry(key: "client_auth", changeable: true) { $0.clientAuth.rawValue },
         Entry(key: "max_packet_size", changeable: true) { String($0.maxPacketSize) },
         Entry(key: "client_login_timeout", changeable: true) { formatDecimal($0.clientLoginTimeout) },

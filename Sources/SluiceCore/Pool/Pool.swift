@@ -19,7 +19,13 @@ public final class Pool {
     /// Clients in the machine's queues (for a server or for the pool's parameters), by id.
     private var waitingClients: [ClientID: ClientConnection] = [:]
     /// ParameterStatus values of the first server that logged in (what clients are told at login).
-    public private(set) var serverParameters: [(name: String, value: String)]?
+    public private(set) var serverParameters: [(name: String, value: String)]? {
+        didSet { reportedParameterNames = Set(serverParameters?.map { $0.name.lowercased() } ?? []) }
+    }
+    /// The names in `serverParameters`, lower-cased: the settings the server reports.
+    private(set) var reportedParameterNames: Set<String> = []
+    /// How the server spells the values clients write (Pool+Login.swift).
+    var canonicalParameters = CanonicalParameters()
     private var retryTimer: Timer?
     private var janitorTimer: Timer?
     private var reserveTimer: Timer?
@@ -54,6 +60,8 @@ public final class Pool {
     public var connectingCount: Int { machine.connectingCount }
     public var activeCount: Int { machine.activeCount }
     public var oldestWaitStart: UInt64? { machine.oldestWaitStart }
+    /// A checkout now would not queue (`PoolStateMachine.lendsWithoutQueueing`).
+    var lendsWithoutQueueing: Bool { machine.lendsWithoutQueueing }
     /// Set when the database was removed from the config: no new clients, servers close when released.
     public var retired: Bool { machine.retired }
     /// PAUSE: no server is handed out; servers close as they come back.

@@ -14,6 +14,8 @@ public struct PoolSettings: Sendable {
     /// Standbys further behind than this (seconds) get no new transactions; 0: not checked.
     public var maxReplicaLag: Double
     public var replicaLagCheckInterval: Double
+    /// `server_loss`: whether a client linked to a lost server is kept (`recover`) or closed (`close`).
+    public var serverLoss: ServerLoss
     public var queryWaitTimeout: Double
     public var serverConnectTimeout: Double
     public var serverLoginRetry: Double
@@ -43,6 +45,7 @@ public struct PoolSettings: Sendable {
         serverResetQueryAlways = config.serverResetQueryAlways
         maxReplicaLag = db.maxReplicaLag ?? config.maxReplicaLag
         replicaLagCheckInterval = config.replicaLagCheckInterval
+        serverLoss = config.serverLoss(for: db)
         queryWaitTimeout = config.queryWaitTimeout
         serverConnectTimeout = config.serverConnectTimeout
         serverLoginRetry = config.serverLoginRetry

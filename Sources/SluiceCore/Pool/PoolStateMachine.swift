@@ -163,6 +163,13 @@ struct PoolStateMachine {
     var waitingCount: Int { waiting.count }
     var oldestWaitStart: UInt64? { waiting.first?.since }
     func state(of server: ServerID) -> ServerState? { servers[server]?.state }
+    /// A checkout now would be served without queueing behind other clients or a PAUSE: not
+    /// paused, nobody waiting, and a server idle or room under `pool_size` to open one while
+    /// logins succeed.
+    var lendsWithoutQueueing: Bool {
+        !paused && !retired && waiting.isEmpty
+            && (counts.idle > 0 || (serverCount < settings.poolSize && lastConnectFailure == nil))
+    }
     /// Whether this server was opened as a cold start (see `Server.cold`).
     func openedCold(_ server: ServerID) -> Bool { servers[server]?.cold ?? false }
     /// Servers logged in (idle, being checked, lent or draining): none means the pool is cold.

@@ -16,7 +16,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     private(set) var router: Router
     private var listeners: [Listener] = []
     private(set) var clients: [UInt64: ClientConnection] = [:]
-    private var cancelKeys: [Int32: ClientConnection] = [:]
+    /// The BackendKeyData given to this worker's clients (ProxyRuntime+Cancel.swift).
+    var cancelKeys = CancelKeys()
     private var idCounter: UInt64 = 0
     public internal(set) var stats = RuntimeStats()
     private(set) var clientAuthentication: ClientAuthentication
@@ -271,13 +272,13 @@ public final class ProxyRuntime: @unchecked Sendable {
         stats.clientLogins += 1
         logger.info("client login", metadata: [
             "client": "\(client.peer)", "database": "\(client.database)", "user": "\(client.user)",
-            "application_name": "\(client.applicationName)"])
+            "application_name": "\(client.applicationName)", "pid": "\(client.processID)"])
     }
 
     func clientClosed(_ client: ClientConnection, reason: String, wasLoggedIn: Bool, quiet: Bool, error: ErrorResponse?) {
         clients[client.id] = nil
         limits.release(host: client.peer.host, database: client.database, user: client.user, admitted: client.admitted)
-        if client.processID != 0, cancelKeys[client.processID] === client { cancelKeys[client.processID] = nil }
+        if client.processID != 0 { cancelKeys.remove(processID: client.processID, client: client.id) }
         stats.clientCloses[reason, default: 0] += 1
         if client.pool != nil, let refusal = ApplicationBook.Refusal(reason: reason) {
             applications.countRefusal(refusal, slot: client.applicationSlot, worker: worker)  // max_queue_length, query_wait_timeout
@@ -307,40 +308,6 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     func countServerClose(reason: String) { stats.serverCloses[reason, default: 0] += 1 }
-
-    // MARK: cancel
-
-    /// A fresh BackendKeyData for a client, unique among live clients.
-    func registerCancelKey(for client: ClientConnection) -> (Int32, UInt32) {
-        while true {
-            let bytes = secureRandomBytes(8)
-            var pid = Int32(bitPattern: UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])) & 0x7fff_ffff
-            // `pid % workers` names the worker owning the client, so any worker can route a cancel.
-            pid = pid - pid % Int32(workerCount) + Int32(worker)
-            let key = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
-            guard pid > 0, cancelKeys[pid] == nil else { continue }
-            cancelKeys[pid] = client
-            return (pid, key)
-        }
-    }
-
-    /// Forwards a CancelRequest to the server backend the client is using, if any.
-    func forwardCancel(processID: Int32, secretKey: UInt32) {
-        if workerCount > 1, processID >= 0, Int(processID) % workerCount != worker, let group {
-            group.forwardCancel(processID: processID, secretKey: secretKey)  // counted by the owner
-            return
-        }
-        stats.cancelRequests += 1
-        guard let client = cancelKeys[processID],
-              constantTimeEquals(withUnsafeBytes(of: client.secretKey) { Array($0) },
-                                 withUnsafeBytes(of: secretKey) { Array($0) }) else {
-            logger.debug("cancel request for an unknown key ignored")
-            return
-        }
-        guard let server = client.server, server.backendKey != nil else { return }
-        server.cancelBackend()
-        stats.cancelsForwarded += 1
-    }
 
     // MARK: admin actions
 

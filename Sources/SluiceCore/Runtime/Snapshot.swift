@@ -96,7 +96,8 @@ public struct ClientSnapshot: Sendable {
     public var heldSeconds: Double?
     /// 'I', 'T' or 'E' of its server; nil without a server.
     public var transactionStatus: String?
-    /// Proxy-generated BackendKeyData process id.
+    /// The BackendKeyData process id the client was given: its login server's real backend pid in
+    /// session mode (after a recovery the client's server may be another backend), else Sluice-made.
     public var processID: Int32
     public var tls: String?
     /// First 200 characters of the last simple Query or Parse text (only with `log_leak_queries`).

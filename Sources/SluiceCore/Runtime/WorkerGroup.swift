@@ -14,7 +14,7 @@ import SluiceIO
 ///   turn;
 /// - client limits are one `ClientLimitBook` for the whole process (locked, touched at
 ///   connect/login/close only);
-/// - a cancel request is routed to the worker its key names (`processID % workers`), an admin
+/// - a cancel request is routed to the worker its key's secret names (`secret % workers`), an admin
 ///   `KILL_CLIENT` to the worker its id names (`id % workers`); PAUSE/RESUME/KILL go to all;
 /// - the admin console and `/metrics` see one snapshot merged from every worker's.
 public final class WorkerGroup: @unchecked Sendable {
@@ -72,7 +72,7 @@ public final class WorkerGroup: @unchecked Sendable {
     }
 
     func forwardCancel(processID: Int32, secretKey: UInt32) {
-        let owner = runtimes[Int(processID) % runtimes.count]
+        let owner = runtimes[CancelKeys.worker(of: secretKey, workers: runtimes.count)]
         owner.loop.execute { owner.forwardCancel(processID: processID, secretKey: secretKey) }
     }
 

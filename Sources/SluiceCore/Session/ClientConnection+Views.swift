@@ -7,7 +7,8 @@ extension ClientConnection {
         case .startup: return .startup
         case .tlsHandshake: return .tlsHandshake
         case .login: return .login
-        case .awaitingParameters: return .awaitingParameters
+        // A login waiting in the pool's queue for its server waits like any client (SHOW CLIENTS, cl_waiting).
+        case .awaitingParameters: return session.phase == .waiting ? .waiting : .awaitingParameters
         case .admin: return .admin
         case .closed: return .closed
         case .session:

@@ -62,21 +62,25 @@ public final class ClientConnection: IOHandler {
     var directTLS = false
     var interest = ReadinessInterest()
     private(set) var pool: Pool?
-    private(set) var server: ServerConnection?
+    var server: ServerConnection?
     public private(set) var user = ""
     public private(set) var database = ""
     public internal(set) var applicationName = ""
     /// Where this client's per-application numbers go (ClientConnection+Application.swift).
     var applicationSlot: ApplicationSlot
-    public private(set) var processID: Int32 = 0
-    public private(set) var secretKey: UInt32 = 0
+    /// The BackendKeyData given to the client: in session mode the pid of the backend it got at
+    /// login, else a pid of Sluice's; the secret is always Sluice's (`ProxyRuntime.registerCancelKey`).
+    public internal(set) var processID: Int32 = 0
+    public internal(set) var secretKey: UInt32 = 0
     public let connectedAt: UInt64
     /// Loop time this client started waiting in the pool's queue.
     private(set) var waitStartedAt: UInt64 = 0
-    private(set) var loginTimer: Timer?
+    var loginTimer: Timer?
     private var waitTimer: Timer?
     /// Counted in the per-database and per-user client limits.
     private(set) var admitted = false
+    /// The login takes a server before it finishes (ClientConnection+LoginServer.swift).
+    var loginTakesServer = false
     /// A failed login waiting out `auth_failure_delay`.
     private var authFailurePending = false
     /// Loop time of the last bytes read from the client (idle timeouts).
@@ -269,25 +273,27 @@ public final class ClientConnection: IOHandler {
             self.pool = pool
             applicationSlot = runtime.applications.resolve(applicationName, now: runtime.loop.now, worker: runtime.worker)
             session = ClientSessionMachine(database: database, wanted: login.parameters)
-            (processID, secretKey) = runtime.registerCancelKey(for: self)
             stage = .awaitingParameters
             updateInterest()
-            pool.requestParameters(for: self)
+            beginPooledLogin(pool)  // ClientConnection+LoginServer.swift
         }
     }
 
     /// The pool knows its server parameters: finish the login with ParameterStatus, BackendKeyData, ReadyForQuery.
     func parametersAvailable() {
-        guard phase == .awaitingParameters, let pool, let serverParameters = pool.serverParameters else { return }
+        guard phase == .awaitingParameters, server == nil, let pool, let serverParameters = pool.serverParameters else { return }
+        finishLogin(parameterStatus: serverParameters.map { (name: $0.name, value: wanted[$0.name.lowercased()] ?? $0.value) })
+    }
+
+    /// Ends the login: ParameterStatus `parameterStatus`, BackendKeyData (a Sluice-made key unless
+    /// the login server's was registered), ReadyForQuery 'I'. A session-mode client keeps its login server.
+    func finishLogin(parameterStatus: [(name: String, value: String)]) {
         waitTimer?.cancel()
+        waitTimer = nil
         loginTimer?.cancel()
+        if processID == 0 { (processID, secretKey) = runtime.registerCancelKey(for: self) }
         var writer = MessageWriter()
-        var told = Set<String>()
-        for (name, value) in serverParameters {
-            let key = name.lowercased()
-            told.insert(key)
-            writer.write(ParameterStatus(name: name, value: wanted[key] ?? value))
-        }
+        for (name, value) in parameterStatus { writer.write(ParameterStatus(name: name, value: value)) }
         writer.write(BackendKeyData(processID: processID, secretKey: secretKey))
         writer.write(ReadyForQuery(status: .idle))
         stage = .session
@@ -303,7 +309,7 @@ public final class ClientConnection: IOHandler {
     /// reading it until it is served, and give up after `seconds` (0: never).
     func startWaitTimer(seconds: Double) {
         waitTimer?.cancel()
-        if phase == .idle {
+        if phase == .idle || (stage == .awaitingParameters && loginTakesServer && server == nil) {
             session.waitStarted()
             waitStartedAt = runtime.loop.now
         }
@@ -334,12 +340,17 @@ public final class ClientConnection: IOHandler {
         waitTimer?.cancel()
         waitTimer = nil
         self.server = server
-        recordApplication(.poolWait, milliseconds: session.phase == .waiting ? runtime.loop.now &- waitStartedAt : 0)
+        // Per application, a wait counts once per transaction (or session): not a transaction-mode
+        // login that only takes a server to learn how it spells the client's settings.
+        if stage != .awaitingParameters || pool?.settings.mode == .session {
+            recordApplication(.poolWait, milliseconds: session.phase == .waiting ? runtime.loop.now &- waitStartedAt : 0)
+        }
         session.serverLinked(now: runtime.loop.now)
     }
 
-    /// The server is ready: forward what the client has sent.
+    /// The server is ready: forward what the client has sent (or, at login, finish the login).
     func serverReadyForRelay() {
+        if stage == .awaitingParameters, let server { loginServerReady(server); return }
         guard phase == .linked else { return }
         updateInterest()
         relayToServer()
@@ -369,12 +380,15 @@ public final class ClientConnection: IOHandler {
     }
 
     /// The server died under this client: the session machine decides what the client is told
-    /// (see `ClientSessionMachine.serverLost`).
-    func serverLost(reason: String, midMessage: Bool, pendingReadyForQuery: Int, inTransaction: Bool) {
+    /// (see `ClientSessionMachine.serverLost`); `serverError` is the FATAL the server sent, if any.
+    func serverLost(reason: String, midMessage: Bool, pendingReadyForQuery: Int, inTransaction: Bool,
+                    serverError: ErrorResponse? = nil) {
         server = nil
+        if stage == .awaitingParameters { loginServerLost(); return }
         let action = session.serverLost(reason: reason, midMessage: midMessage, clientMidMessage: passthrough > 0,
                                         pendingReadyForQuery: pendingReadyForQuery + notifyServerLost(), inTransaction: inTransaction,
-                                        mode: pool?.settings.mode ?? .transaction)
+                                        mode: pool?.settings.mode ?? .transaction,
+                                        policy: pool?.settings.serverLoss ?? .recover, serverError: serverError)
         run(action)
         if case .closeWithError = action { return }
         runtime.logger.info("server lost under a client; client kept", metadata: [

@@ -240,6 +240,11 @@ struct ClientSessionMachine {
         return statement
     }
 
+    /// The server's spelling of the client's settings is known (login): use it from now on.
+    mutating func parametersCanonicalized(_ canonical: [String: String]) {
+        wanted.adoptCanonical(canonical)
+    }
+
     /// A ParameterStatus passed through: the client now wants that value wherever it goes.
     mutating func parameterReported(name: String, value: String) {
         wanted[name] = value
@@ -284,10 +289,14 @@ struct ClientSessionMachine {
     /// transaction or an open batch gets the ERROR at its next request. Only a client whose stream
     /// was cut mid-message (the server's reply, `midMessage`, or the client's request,
     /// `clientMidMessage`), or a session-mode client whose state cannot be rebuilt, is closed.
+    /// With `server_loss = "close"` (`policy`) nothing is hidden: the client is closed with the
+    /// server's own FATAL (`serverError`) when it sent one, as PostgreSQL closes a direct client.
     mutating func serverLost(reason: String, midMessage: Bool, clientMidMessage: Bool, pendingReadyForQuery: Int,
-                             inTransaction: Bool, mode: PoolMode) -> Action {
+                             inTransaction: Bool, mode: PoolMode, policy: ServerLoss = .recover,
+                             serverError: ErrorResponse? = nil) -> Action {
         guard phase != .closed else { return .none }
-        let rebuildable = pins.isEmpty && (mode == .transaction || !sessionStateUnknown)
+        if policy == .close, let serverError { return .closeWithError(serverError, reason: "server_lost") }
+        let rebuildable = policy == .recover && pins.isEmpty && (mode == .transaction || !sessionStateUnknown)
         guard !midMessage, !clientMidMessage, rebuildable else {
             return .closeWithError(ErrorResponse(severity: .fatal, code: SQLState.connectionFailure,
                                                  message: "server connection of database \"\(database)\" was lost (\(reason))"),

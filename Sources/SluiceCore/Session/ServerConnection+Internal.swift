@@ -64,7 +64,9 @@ extension ServerConnection {
         forEachMessage { type, body in
             switch type {
             case ErrorResponse.typeCode:
-                session.internalErrorReceived(try? ErrorResponse.decode(body: body))
+                let error = try? ErrorResponse.decode(body: body)
+                if let error, error.severity == "FATAL" || error.severity == "PANIC" { lostWithError = error }
+                session.internalErrorReceived(error)
             case ParameterStatus.typeCode:
                 if let status = try? ParameterStatus.decode(body: body) {
                     parameters.reported(name: status.name, value: status.value)

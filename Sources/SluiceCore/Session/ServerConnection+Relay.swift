@@ -159,7 +159,10 @@ extension ServerConnection {
                 if error?.code == SQLState.readOnlySQLTransaction { readOnlyErrorReceived() }
                 let action = session.errorReceived(error)
                 if case .closeServer = action {
-                    fatal = action  // the client is not told: Sluice answers for the lost server (ClientConnection.serverLost)
+                    // Not relayed: Sluice answers for the lost server (ClientConnection.serverLost),
+                    // with this very error under server_loss = "close".
+                    lostWithError = error
+                    fatal = action
                     break scan
                 }
                 position += total

@@ -35,6 +35,8 @@ public final class ServerConnection: IOHandler {
     private(set) var client: ClientConnection?
     public internal(set) var parameters = ServerParameterState()
     public private(set) var backendKey: BackendKeyData?
+    /// The ParameterStatus values of this server's login, in order.
+    private(set) var loginParameters: [(name: String, value: String)] = []
     public let id: UInt64
     /// This server's id in its pool's state machine.
     let poolID: ServerID
@@ -46,6 +48,8 @@ public final class ServerConnection: IOHandler {
     var session = ServerSessionMachine()
     /// Bytes of a server message still to forward unparsed (the relay scan's; see RelayScan.swift).
     var passthrough = 0
+    /// The FATAL the server sent before going away (told to its client under server_loss = "close").
+    var lostWithError: ErrorResponse?
     /// Whoever waits for the internal statements running now.
     var internalCompletion: ((ErrorResponse?) -> Void)?
     private var interest = ReadinessInterest()
@@ -368,6 +372,7 @@ public final class ServerConnection: IOHandler {
                 if verdict != .accept { pool.countHostPassedOver(reached, reason: "wrong_role") }
                 guard passOn(verdict) else { return false }
                 for (name, value) in parameters { self.parameters.reported(name: name, value: value) }
+                loginParameters = parameters
                 backendKey = key
                 guard lagCheckedAtLogin else {
                     finishLogin(parameters: parameters)
@@ -458,14 +463,18 @@ public final class ServerConnection: IOHandler {
         if let alignment = parameters.alignmentIfNeeded(to: client.wanted) {
             runInternal([alignment.sql]) { [self, client] error in
                 if let error {
-                    self.client = nil
+                    // The failed SET rolled back and the server is sound: the client goes with the
+                    // server's own error (e.g. 22023 at login), and the server is cleaned up and reused
+                    // as when any client leaves (`clientLeft`).
+                    self.state = .linked
                     client.closeWithError(ErrorResponse(severity: .fatal, code: error.code ?? SQLState.invalidParameterValue,
                                                         message: error.message ?? "could not apply session parameters"),
                                           reason: "bad_parameter")
-                    self.pool.release(self)
+                    if self.client === client { self.clientLeft(clientMidMessage: false, reset: client.resetOnLeave()) }  // the client was already closed
                     return
                 }
                 self.parameters.aligned(set: alignment.set, reset: alignment.reset, replay: alignment.replay)
+                self.pool.learnCanonicalParameters(set: alignment.set, from: self)
                 self.state = .linked
                 self.updateInterest()
                 client.serverReadyForRelay()
@@ -551,7 +560,7 @@ public final class ServerConnection: IOHandler {
         if let client {
             self.client = nil
             client.serverLost(reason: reason, midMessage: passthrough > 0, pendingReadyForQuery: session.pendingReadyForQuery,
-                              inTransaction: session.transactionStatus != .idle)
+                              inTransaction: session.transactionStatus != .idle, serverError: lostWithError)
         }
         internalCompletion = nil  // whoever waited on it is the client, told above, or the pool
     }

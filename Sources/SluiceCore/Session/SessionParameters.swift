@@ -37,6 +37,15 @@ public struct SessionParameters: Equatable, Sendable {
         }
     }
 
+    /// Takes the server's spelling of the client's settings (`canonical`, by lower-cased name; see
+    /// `CanonicalParameters`), for what the client is told and what servers are compared with.
+    public mutating func adoptCanonical(_ canonical: [String: String]) {
+        for (name, value) in canonical {
+            if values[name] != nil && values[name] != value { values[name] = value }
+            if startup[name] != nil && startup[name] != value { startup[name] = value }
+        }
+    }
+
     public subscript(name: String) -> String? {
         get { values[name.lowercased()] }
         set { values[name.lowercased()] = newValue }
@@ -126,6 +135,10 @@ public struct ServerParameterState: Equatable, Sendable {
     public var setBySluice: Set<String> = [] { didSet { revision &+= 1 } }
     /// `SET` statements run on this connection, by setting name.
     public var statements: [String: String] = [:] { didSet { revision &+= 1 } }
+    /// Reported settings that Sluice set with another spelling than the server reports (`utf8`
+    /// for `UTF8`): that spelling is known to give the current value, so a client writing it
+    /// needs no `SET` here. Dropped when the server reports a new value.
+    public var spelled: [String: String] = [:] { didSet { revision &+= 1 } }
     /// Bumped by every change above.
     private var revision: UInt64 = 0
     /// Client revisions found already aligned with this server at its revision `alignedOwn`: in
@@ -192,6 +205,7 @@ public struct ServerParameterState: Equatable, Sendable {
     /// Records a ParameterStatus from the server.
     public mutating func reported(name: String, value: String) {
         let key = name.lowercased()
+        if current[key] != value && spelled[key] != nil { spelled[key] = nil }
         current[key] = value
         reportedNames.insert(key)
     }
@@ -201,7 +215,9 @@ public struct ServerParameterState: Equatable, Sendable {
         -> (sql: String, set: [String: String], reset: [String], replay: [String: String])? {
         var set: [String: String] = [:]
         var reset: [String] = []
-        for (name, value) in wanted.values where current[name] != value || statements[name] != nil { set[name] = value }
+        for (name, value) in wanted.values where (current[name] != value && spelled[name] != value) || statements[name] != nil {
+            set[name] = value
+        }
         for name in setBySluice where wanted.values[name] == nil && wanted.statements[name] == nil { reset.append(name) }
         for name in statements.keys where wanted.values[name] == nil && wanted.statements[name] == nil && !reset.contains(name) {
             reset.append(name)
@@ -218,7 +234,8 @@ public struct ServerParameterState: Equatable, Sendable {
     }
 
     /// Applies a successful alignment (called after its ReadyForQuery, so reported names
-    /// already carry the server's own spelling; the client's spelling is kept for comparison).
+    /// already carry the server's own spelling, which stays in `current`: the client's spelling,
+    /// when it differs, goes to `spelled` for comparison).
     public mutating func aligned(set: [String: String], reset: [String], replay: [String: String] = [:]) {
         for name in reset {
             setBySluice.remove(name)
@@ -226,7 +243,13 @@ public struct ServerParameterState: Equatable, Sendable {
             if !reportedNames.contains(name) { current[name] = nil }
         }
         for (name, value) in set {
-            current[name] = value
+            if !reportedNames.contains(name) {
+                current[name] = value
+            } else if current[name] != value {
+                spelled[name] = value
+            } else if spelled[name] != nil {
+                spelled[name] = nil
+            }
             statements[name] = nil
             setBySluice.insert(name)
         }
@@ -243,6 +266,7 @@ public struct ServerParameterState: Equatable, Sendable {
         for name in statements.keys where !reportedNames.contains(name) { current[name] = nil }
         setBySluice.removeAll()
         statements.removeAll()
+        if !spelled.isEmpty { spelled.removeAll() }
     }
 }
 
