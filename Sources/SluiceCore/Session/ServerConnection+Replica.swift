@@ -1,4 +1,4 @@
-// ServerConnection+Replica: a standby's replication lag, read at login and while in use (max_replica_lag).
+// ServerConnection+Replica: a standby's replication lag (max_replica_lag), and a server whose role changes under it (failover).
 import PostgresWire
 import SluiceConfig
 
@@ -32,5 +32,34 @@ extension ServerConnection {
             pool.replicaLagMeasured(upstreamHost, seconds: seconds)
             pool.release(self)  // closes it instead when the measurement retired it
         }
+    }
+
+    // MARK: role changes
+
+    /// A ParameterStatus that may change the server's role: `in_hot_standby`, which PostgreSQL
+    /// reports again when a standby is promoted. (`default_transaction_read_only` changes with a
+    /// client's or an alignment's `SET`, so it is read at login only.)
+    func roleParameterReported(name: String) {
+        guard name.lowercased() == "in_hot_standby" else { return }
+        let newRole = ServerRole(parameters: ["in_hot_standby": parameters.current["in_hot_standby"] ?? "",
+                                              "default_transaction_read_only": role == .primary(readOnly: true) ? "on" : "off"])
+        guard newRole != role else { return }
+        runtime.logger.notice("server changed role", metadata: [
+            "database": "\(pool.settings.database)", "server": "\(id)", "host": "\(selection.current)",
+            "from": "\(role)", "to": "\(newRole)"])
+        role = newRole
+        if !selection.fits(newRole) { retire("role_changed") }
+    }
+
+    /// A read-write pool's server refused a write with `25006`: it is read-only now.
+    func readOnlyErrorReceived() {
+        if selection.attrs == .readWrite { retire("read_only") }
+    }
+
+    /// Not reused: closed now when idle, else when its client releases it.
+    func retire(_ reason: String) {
+        guard retireReason == nil else { return }
+        retireReason = reason
+        if case .idle = state { close(reason: reason) }
     }
 }

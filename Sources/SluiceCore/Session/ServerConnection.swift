@@ -26,17 +26,17 @@ public final class ServerConnection: IOHandler {
     unowned(unsafe) let pool: Pool  // pools are never freed while the process runs (retired ones are kept)
     unowned(unsafe) let runtime: ProxyRuntime  // the runtime outlives every connection and pool
     /// A payload-free enum, so the relay path's checks of it copy nothing.
-    private(set) var state: State = .connecting
+    var state: State = .connecting
     /// The login exchange while `state` is `.loggingIn` (dropped with its secrets afterwards).
-    private var login: ServerLoginMachine?
+    var login: ServerLoginMachine?
     private var connector: Connector?
     private(set) var socket: TCPSocket?
     let input = ByteBuffer(capacity: 4096)
     private(set) var client: ClientConnection?
     public internal(set) var parameters = ServerParameterState()
-    public private(set) var backendKey: BackendKeyData?
+    public internal(set) var backendKey: BackendKeyData?
     /// The ParameterStatus values of this server's login, in order.
-    private(set) var loginParameters: [(name: String, value: String)] = []
+    var loginParameters: [(name: String, value: String)] = []
     public let id: UInt64
     /// This server's id in its pool's state machine.
     let poolID: ServerID
@@ -53,50 +53,23 @@ public final class ServerConnection: IOHandler {
     /// Whoever waits for the internal statements running now.
     var internalCompletion: ((ErrorResponse?) -> Void)?
     private var interest = ReadinessInterest()
-    private var connectStartedAt: UInt64 = 0
+    var connectStartedAt: UInt64 = 0
     /// The hosts this connection tries (one for most URLs) and which one it reached.
-    private(set) var selection: HostSelection
+    var selection: HostSelection
     /// What the server turned out to be (`in_hot_standby`, `default_transaction_read_only`).
-    public private(set) var role: ServerRole = .unknown
+    public internal(set) var role: ServerRole = .unknown
     /// The host this connection reached (or is trying).
     public var upstreamHost: UpstreamHost { selection.current }
     /// Set when the server stopped being what `target_session_attrs` asks for (a standby promoted,
     /// a primary demoted, `25006` on a read-write pool): closed when next released, never reused.
-    private(set) var retireReason: String?
+    var retireReason: String?
     /// Connected to another host because a standby was too far behind: replaced once it may have
     /// caught up (`Pool.provisionalExpired`).
-    private(set) var provisional = false
+    var provisional = false
     /// The value the last internal statement returned (the lag check's one column).
     var internalFirstValue: String?
     /// Reading a standby's lag before the login is reported to the pool.
-    private var loginLagCheck = false
-
-    /// A ParameterStatus that may change the server's role: `in_hot_standby`, which PostgreSQL
-    /// reports again when a standby is promoted. (`default_transaction_read_only` changes with a
-    /// client's or an alignment's `SET`, so it is read at login only.)
-    func roleParameterReported(name: String) {
-        guard name.lowercased() == "in_hot_standby" else { return }
-        let newRole = ServerRole(parameters: ["in_hot_standby": parameters.current["in_hot_standby"] ?? "",
-                                              "default_transaction_read_only": role == .primary(readOnly: true) ? "on" : "off"])
-        guard newRole != role else { return }
-        runtime.logger.notice("server changed role", metadata: [
-            "database": "\(pool.settings.database)", "server": "\(id)", "host": "\(selection.current)",
-            "from": "\(role)", "to": "\(newRole)"])
-        role = newRole
-        if !selection.fits(newRole) { retire("role_changed") }
-    }
-
-    /// A read-write pool's server refused a write with `25006`: it is read-only now.
-    func readOnlyErrorReceived() {
-        if selection.attrs == .readWrite { retire("read_only") }
-    }
-
-    /// Not reused: closed now when idle, else when its client releases it.
-    func retire(_ reason: String) {
-        guard retireReason == nil else { return }
-        retireReason = reason
-        if case .idle = state { close(reason: reason) }
-    }
+    var loginLagCheck = false
 
     /// Set on a pool's notification listener (ServerConnection+Listener.swift): its login, messages
     /// and close are reported to the relay, not to the pool's machine.
@@ -145,7 +118,7 @@ public final class ServerConnection: IOHandler {
         connectToHost()
     }
 
-    private func connectToHost() {
+    func connectToHost() {
         let target = selection.current
         state = .connecting
         input.clear()
@@ -167,7 +140,7 @@ public final class ServerConnection: IOHandler {
 
     /// The host tried now failed (`failure`): the next host of a multi-host URL, or the pool learns
     /// of the failure. A refused password (not retryable) ends the attempt at once, as in libpq.
-    private func hostFailed(_ failure: ServerLoginFailure) {
+    func hostFailed(_ failure: ServerLoginFailure) {
         teardown()
         guard failure.retryable, selection.hosts.count > 1 || selection.attrs != .any else {
             reportLoginFailure(failure)
@@ -273,12 +246,12 @@ public final class ServerConnection: IOHandler {
         }
     }
 
-    private func failLogin(_ failure: ServerLoginFailure) {
+    func failLogin(_ failure: ServerLoginFailure) {
         hostFailed(failure)
     }
 
     /// A login that did not finish goes to the pool's machine, or to the relay for its listener.
-    private func reportLoginFailure(_ failure: ServerLoginFailure) {
+    func reportLoginFailure(_ failure: ServerLoginFailure) {
         if let relay = notificationRelay {
             relay.listenerLoginFailed(self, failure: failure)
         } else {
@@ -353,87 +326,6 @@ public final class ServerConnection: IOHandler {
 
     /// The client's socket drained: read from the server again.
     func clientDrained() { updateInterest() }
-
-    // MARK: whole-message processing (login here; idle and internal in ServerConnection+Internal.swift)
-
-    private func processLogin() {
-        forEachMessage { type, body in
-            guard case .loggingIn = state, let action = login?.messageReceived(type: type, body: body) else { return false }
-            switch action {
-            case .none: return true
-            case .send(let bytes): send(bytes); return true
-            case .fail(let failure): failLogin(failure); return false  // teardown drops `login`
-            case .ready(let parameters, let key):
-                login = nil
-                role = ServerRole(parameters: Dictionary(parameters.map { ($0.name.lowercased(), $0.value) },
-                                                         uniquingKeysWith: { _, last in last }))
-                let reached = selection.current
-                let verdict = selection.loggedIn(as: role)
-                if verdict != .accept { pool.countHostPassedOver(reached, reason: "wrong_role") }
-                guard passOn(verdict) else { return false }
-                for (name, value) in parameters { self.parameters.reported(name: name, value: value) }
-                loginParameters = parameters
-                backendKey = key
-                guard lagCheckedAtLogin else {
-                    finishLogin(parameters: parameters)
-                    return false
-                }
-                // max_replica_lag: a standby too far behind passes the turn like a wrong role.
-                loginLagCheck = true
-                readReplicaLag { [self] seconds in
-                    loginLagCheck = false
-                    guard let seconds else {
-                        hostFailed(ServerLoginFailure(code: SQLState.connectionFailure,
-                                                      message: "could not read the standby's replication lag", retryable: true))
-                        return
-                    }
-                    pool.replicaLagMeasured(selection.current, seconds: seconds)
-                    let limit = pool.settings.maxReplicaLag
-                    if seconds > limit {
-                        pool.countHostPassedOver(selection.current, reason: "lagging")
-                        _ = passOn(selection.lagging(seconds: seconds, limit: limit))
-                        return
-                    }
-                    finishLogin(parameters: parameters)
-                }
-                return false
-            }
-        }
-    }
-
-    /// Carries out a host verdict at login: true to keep this server; otherwise the connection
-    /// moved on to the next host, or reported the failed login to the pool.
-    private func passOn(_ verdict: HostSelection.Verdict) -> Bool {
-        switch verdict {
-        case .accept:
-            return true
-        case .tryHost:
-            // Not the kind of server target_session_attrs asks for: the next host.
-            send(Terminate().encoded)
-            teardown()
-            connectToHost()
-        case .fail(let message):
-            send(Terminate().encoded)
-            teardown()
-            reportLoginFailure(ServerLoginFailure(code: SQLState.connectionFailure, message: message, retryable: true))
-        }
-        return false
-    }
-
-    /// The login is complete and the server is kept: the pool gets it.
-    private func finishLogin(parameters: [(name: String, value: String)]) {
-        provisional = selection.passedOverLagging
-        state = .idle
-        let micros = MonotonicClock.microseconds() - connectStartedAt
-        runtime.logger.info("server connected", metadata: [
-            "database": "\(pool.settings.database)", "server": "\(id)", "host": "\(selection.current)", "role": "\(role)",
-            "backend_pid": "\(backendKey?.processID ?? 0)", "connect_ms": "\(micros / 1000)"])
-        if let relay = notificationRelay {
-            relay.listenerLoggedIn(self)
-        } else {
-            pool.serverReady(self, parameters: parameters, connectMicroseconds: micros)
-        }
-    }
 
     /// Runs the health check; `completion(true)` when it answered without error.
     func runCheck(_ query: String, completion: @escaping (Bool) -> Void) {
@@ -529,7 +421,7 @@ public final class ServerConnection: IOHandler {
 
     // MARK: closing
 
-    private func teardown() {
+    func teardown() {
         connector?.cancel()
         connector = nil
         if let socket, !socket.isClosed {
