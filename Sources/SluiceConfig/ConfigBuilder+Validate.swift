@@ -29,8 +29,36 @@ extension ConfigBuilder {
         for name in config.databases.keys.sorted() {
             validateDatabase(name)
         }
+        readAuthFile(mainFile: mainFile)
         for name in config.users.keys.sorted() {
             validateUser(name)
+        }
+    }
+
+    /// `auth_file`: each user of the file becomes a client login, unless `[users.NAME]` gives it a
+    /// password (a table without one, for per-user limits only, takes the file's).
+    private mutating func readAuthFile(mainFile: String) {
+        guard let path = config.authFile, !path.isEmpty else { return }
+        let origin = origins["sluice.auth_file"] ?? Origin(file: mainFile, key: "sluice.auth_file")
+        var resolved = path
+        if !path.hasPrefix("/"), mainFile != ConfigBuilder.environmentFile, let slash = mainFile.lastIndex(of: "/") {
+            resolved = String(mainFile[...slash]) + path
+        }
+        let text: String
+        do { text = try readTextFile(resolved) } catch {
+            fail(origin, "cannot read \(resolved): \(error.reason)")
+            return
+        }
+        for (name, password) in PgBouncerUserlist.parse(text) where !password.isEmpty && UserConfig.problem(withName: name) == nil {
+            if password.hasPrefix("SCRAM-SHA-256$"), !isSCRAMVerifier(password) {
+                fail(origin, "\(resolved): user \(quoted(name)) has a malformed SCRAM-SHA-256 verifier")
+                continue
+            }
+            if var user = config.users[name] {
+                if user.password.isEmpty { user.password = password; config.users[name] = user }
+            } else {
+                config.users[name] = UserConfig(name: name, password: password)
+            }
         }
     }
 

@@ -16,6 +16,7 @@ extension SluiceConfig {
         .init("replica_lag_check_interval", \.replicaLagCheckInterval, default: 1, .seconds(0.1...3_600)),
         .init("server_loss", \.serverLoss, default: .recover, .choice),
         .init("client_auth", \.clientAuth, default: .scramSHA256, .choice),
+        .init("auth_file", \.authFile, .text),
         .init("max_packet_size", \.maxPacketSize, default: 64 << 20, .integer(1024...(1 << 30))),
         .init("client_login_timeout", \.clientLoginTimeout, default: 60, .seconds(0...86_400)),
         .init("query_wait_timeout", \.queryWaitTimeout, default: 120, .seconds(0...86_400)),

@@ -19,6 +19,9 @@ public struct SluiceConfig: Sendable, Equatable {
     public var serverLoss: ServerLoss
     /// `server_reset_query`: sent before a server is reused in session mode; "" sends nothing.
     public var serverResetQuery: String
+    /// `auth_file`: PgBouncer's userlist.txt (`"user" "password or verifier"` per line), more client
+    /// logins next to `[users.NAME]`; re-read at every reload. Relative to the config file.
+    public var authFile: String?
     /// `server_reset_query_always`: also run server_reset_query after every transaction in transaction mode (PgBouncer's key).
     public var serverResetQueryAlways: Bool
     /// `max_replica_lag`: a standby further behind than this many seconds gets no new transactions (0: off).

@@ -1,6 +1,7 @@
 // ImportPgBouncer: `sluice import-pgbouncer` converts pgbouncer.ini (+ userlist.txt) into a Sluice config.
 import ArgumentParser
 import Foundation
+import SluiceConfig
 import SluiceTools
 
 struct ImportPgBouncer: ParsableCommand {

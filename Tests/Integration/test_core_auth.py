@@ -89,3 +89,31 @@ def test_upstream_md5_and_cleartext_auth(sluice, pg):
     conn = s.connect(dbname="fltr_plain")
     assert scalar(conn, "select current_user, current_database()") == ("app", "fltr_plain")
     conn.close()
+
+
+@pytest.mark.sluice_only
+def test_auth_file_users_and_reload(sluice, tmp_path):
+    """auth_file (PgBouncer's userlist.txt): plaintext and SCRAM-verifier users log in; a SIGHUP
+    re-reads the file (a changed password takes effect, a removed user is refused)."""
+    from test_cli_import_pgbouncer import scram_verifier
+    userlist = tmp_path / "userlist.txt"
+    userlist.write_text(f'"bob" "bob-secret"\n"carol" "{scram_verifier("carol-secret")}"\n')
+    s = sluice(support.sluice_config(auth_file=str(userlist)))
+    for user, password in (("bob", "bob-secret"), ("carol", "carol-secret")):
+        conn = s.connect(user=user, password=password)
+        assert scalar(conn, "select current_user") == ("app",)   # client-side logins; upstream is the URL's role
+        conn.close()
+    assert_login_fails(s, "28P01", 'password authentication failed for user "bob"', user="bob", password="wrong")
+    userlist.write_text('"bob" "new-bob-secret"\n')
+    s.reload()
+
+    def reloaded():
+        try:
+            psycopg2.connect(s.dsn("app", "bob", "new-bob-secret")).close()
+            return True
+        except psycopg2.OperationalError:
+            return False
+
+    assert support.wait_until(reloaded, 10, message="the new password after SIGHUP")
+    assert_login_fails(s, "28P01", 'password authentication failed for user "bob"', user="bob", password="bob-secret")
+    assert_login_fails(s, "28P01", 'password authentication failed for user "carol"', user="carol", password="carol-secret")

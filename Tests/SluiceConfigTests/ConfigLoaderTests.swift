@@ -87,6 +87,40 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.sourcePath, path)
     }
 
+    func testAuthFileAddsUsersRelativeToTheConfigFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let verifier = "SCRAM-SHA-256$4096:c2FsdHNhbHQ=$c3RvcmVka2V5c3RvcmVka2V5c3RvcmVka2V5c3RvcmVrZXk=:c2VydmVya2V5c2VydmVya2V5c2VydmVya2V5c2VydmU="
+        try "\"alice\" \"from-file\"\n\"bob\" \"\(verifier)\"\n; comment\n\"carol\" \"file-pw\"\n\"dave\" \"\"\n"
+            .write(to: directory.appendingPathComponent("userlist.txt"), atomically: true, encoding: .utf8)
+        let path = directory.appendingPathComponent("sluice.toml").path
+        try """
+            [sluice]
+            auth_file = "userlist.txt"
+            [users.alice]
+            password = "from-toml"
+            [users.carol]
+            max_user_client_connections = 3
+            \(minimalDatabase)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(path: path, environment: [:])
+        XCTAssertEqual(config.users["alice"]?.password, "from-toml", "[users.NAME] wins")
+        XCTAssertEqual(config.users["bob"]?.password, verifier)
+        XCTAssertEqual(config.users["carol"]?.password, "file-pw", "a table for limits only takes the file's password")
+        XCTAssertEqual(config.users["carol"]?.maxUserClientConnections, 3)
+        XCTAssertNil(config.users["dave"], "an empty password is no login")
+        try "[sluice]\nauth_file = \"missing.txt\"\n\(minimalDatabase)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ConfigLoader.load(path: path, environment: [:])) { error in
+            XCTAssertTrue("\(error)".contains("sluice.auth_file: cannot read \(directory.path)/missing.txt"), "\(error)")
+        }
+        try "\"eve\" \"SCRAM-SHA-256$bad\"\n".write(to: directory.appendingPathComponent("missing.txt"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ConfigLoader.load(path: path, environment: [:])) { error in
+            XCTAssertTrue("\(error)".contains("user \"eve\" has a malformed SCRAM-SHA-256 verifier"), "\(error)")
+            XCTAssertFalse("\(error)".contains("SCRAM-SHA-256$bad"), "the secret is not echoed")
+        }
+    }
+
     func testUnreadableFile() {
         XCTAssertThrowsError(try ConfigLoader.load(path: "/nonexistent/sluice.toml", environment: [:])) { error in
             XCTAssertEqual((error as? ConfigErrors)?.description,

@@ -2,6 +2,7 @@
 
 import Foundation
 @testable import SluiceTools
+import SluiceConfig
 import XCTest
 
 final class PgBouncerINITests: XCTestCase {

@@ -26,6 +26,7 @@ final class ShowConfig: AdminCommand {
         Entry(key: "default_pool_size", changeable: true) { String($0.defaultPoolSize) },
         Entry(key: "min_pool_size", changeable: true) { String($0.minPoolSize) },
         Entry(key: "server_reset_query", changeable: true) { $0.serverResetQuery },
+        Entry(key: "auth_file", changeable: true) { $0.authFile ?? "" },
         Entry(key: "server_reset_query_always", changeable: true) { $0.serverResetQueryAlways ? "true" : "false" },
         Entry(key: "max_replica_lag", changeable: true) { formatDecimal($0.maxReplicaLag) },
         Entry(key: "replica_lag_check_interval", changeable: true) { formatDecimal($0.replicaLagCheckInterval) },
